@@ -1,0 +1,3 @@
+from divelab.cli import main
+
+raise SystemExit(main())

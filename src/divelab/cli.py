@@ -1,0 +1,134 @@
+"""The ``divelab`` command: ``list``, ``run`` and ``show`` (see DESIGN.md for the contract).
+
+Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, NoReturn
+
+from divelab.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see 'divelab {self.prog.split()[-1]} --help')"
+              if " " in self.prog else f"error: {message} (see 'divelab --help')", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="divelab", description="Dive into Deep Learning as a working lab.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p_list = sub.add_parser("list", help="list every experiment")
+    p_list.add_argument("--json", action="store_true", help="print a JSON list")
+
+    p_run = sub.add_parser("run", help="run one experiment")
+    p_run.add_argument("name", help="experiment name (see 'divelab list')")
+    for flag, key in (("--epochs", "N"), ("--batch-size", "B"), ("--lr", "LR"), ("--seed", "S")):
+        p_run.add_argument(flag, metavar=key, help=f"override the experiment's {flag[2:]}")
+    p_run.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
+    p_run.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
+    p_run.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output directory")
+    p_run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override any setting of the experiment (repeatable); 'divelab run NAME --help-settings' lists them")
+    p_run.add_argument("--help-settings", action="store_true", help="list the experiment's settings and defaults")
+    p_run.add_argument("--quiet", action="store_true", help="no progress display")
+
+    p_show = sub.add_parser("show", help="print a run's summary and where its figures are")
+    p_show.add_argument("dir", help="run directory, e.g. runs/mlp")
+    return parser
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    from divelab.experiments import EXPERIMENTS
+
+    rows = [{"name": e.name, "topic": e.topic, "description": e.description} for e in EXPERIMENTS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    topic_width = max(len(r["topic"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['topic']:<{topic_width}}  {r['description']}")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from divelab.config import parse_assignments
+
+    settings = parse_assignments(args.sets)
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "device": args.device}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in settings and settings[key] != value:
+            raise UserError(f"{key} given twice (--{key.replace('_', '-')} {value} and --set {key}={settings[key]})")
+        settings[key] = value
+    return settings
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from divelab import runner
+
+    if args.help_settings:
+        exp = runner.get_experiment(args.name)
+        print(f"{exp.name}: {exp.description}\nsettings (--set key=value):")
+        for key, value in runner.default_settings(args.name).items():
+            print(f"  {key} = {value!r}")
+        return
+    result = runner.run(args.name, out=args.out, resume=args.resume, progress=not args.quiet, **_settings(args))
+    _print_result(result)
+
+
+def _print_result(result: Any) -> None:
+    print(f"\n{result.name}: finished in {result.out_dir}")
+    for key, value in result.summary.items():
+        if key != "experiment":
+            print(f"  {key:<16} {_format(value)}")
+    if result.figures:
+        print("figures:")
+        for path in result.figures:
+            print(f"  {path}")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    return str(value)
+
+
+def _cmd_show(args: argparse.Namespace) -> None:
+    from divelab.runner import load_run
+
+    _print_result(load_run(args.dir))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from divelab.train.trainer import Interrupted
+
+    try:
+        {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show}[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Interrupted as exc:
+        resume = f"; continue with: divelab run {args.name} --resume" + (f" --out {args.out}" if args.out else "")
+        print(f"stopped: {exc}{resume if exc.directory else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("stopped by Ctrl-C", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

@@ -1,0 +1,139 @@
+"""Experiment settings as dataclasses, overridden from ``--set key=value`` with type checks.
+
+Every experiment has a config dataclass derived from :class:`RunConfig`; the fields it
+declares are the only keys ``--set`` accepts, and each value is parsed to the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypeVar
+
+from divelab.errors import UserError
+
+C = TypeVar("C", bound="RunConfig")
+
+
+@dataclass
+class RunConfig:
+    """Settings every experiment has; experiments subclass it and add their own."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        """Reject values no experiment can use; subclasses extend this."""
+        if self.epochs < 0:
+            raise UserError(f"epochs must be ≥ 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise UserError(f"batch_size must be ≥ 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"lr must be a positive number, got {self.lr}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """Split ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set expects key=value, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _parse_value(name: str, text: str, kind: Any) -> Any:
+    """Parse ``text`` as the annotated type ``kind`` (int, float, bool, str, Literal, X | None)."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(kind)
+        if type(None) in args and text.lower() in ("none", "null", ""):
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _parse_value(name, text, inner)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if text not in choices:
+            raise UserError(f"{name} must be one of {', '.join(map(str, choices))}; got {text!r}")
+        return text
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"{name} must be true or false, got {text!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"{name} must be an integer, got {text!r}") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise UserError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise UserError(f"{name} must be a finite number, got {text!r}")
+        return value
+    if kind is str:
+        return text
+    raise TypeError(f"config field {name} has unsupported type {kind!r}")  # a bug, not a user error
+
+
+def field_types(cls: type[RunConfig]) -> dict[str, Any]:
+    """The resolved type annotation of every field of a config class."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def build_config(cls: type[C], overrides: dict[str, Any]) -> C:
+    """A ``cls`` with defaults replaced by ``overrides``; strings are parsed to the field types.
+
+    Values that are not strings (from the Python API) are checked against the field type.
+    """
+    types_ = field_types(cls)
+    values: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in types_:
+            known = ", ".join(sorted(types_))
+            raise UserError(f"unknown setting {key!r} for this experiment; known settings: {known}")
+        values[key] = _parse_value(key, value, types_[key]) if isinstance(value, str) else _check(key, value, types_[key])
+    config = cls(**values)
+    config.validate()
+    return config
+
+
+def _check(name: str, value: Any, kind: Any) -> Any:
+    """Type-check a Python value from the API by round-tripping it through the parser."""
+    if value is None:
+        if _allows(kind, type(None)):
+            return None
+        raise UserError(f"{name} must be {_describe(kind)}, got None")
+    if isinstance(value, bool) and kind is not bool and not _allows(kind, bool):
+        raise UserError(f"{name} must be {_describe(kind)}, got {value!r}")
+    text = "none" if value is None else str(value)
+    return _parse_value(name, text, kind)
+
+
+def _allows(kind: Any, base: type) -> bool:
+    return base in typing.get_args(kind)
+
+
+def _describe(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    """Plain JSON-ready dict of a config."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,99 @@
+"""What an experiment is (:class:`Experiment`) and what it is handed when it runs (:class:`RunContext`).
+
+An experiment is a function ``fn(config, ctx) -> summary`` with a config dataclass. It
+builds its data, model and trainer, trains through ``ctx.fit``, draws its figures through
+``ctx.save_figure`` and returns its headline numbers; the runner does the rest (output
+directory, config.json, summary.json, resume checks).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+
+from divelab.config import RunConfig, to_dict
+from divelab.report import figures
+from divelab.train.checkpoint import atomic_write_json
+from divelab.train.trainer import Trainer
+
+# files a run writes; a fresh run removes the previous run's copies of these, nothing else
+RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named, runnable experiment: ``divelab run NAME``."""
+
+    name: str
+    topic: str
+    description: str
+    config: type[RunConfig]
+    fn: Callable[[Any, "RunContext"], dict[str, Any]]
+
+
+@dataclass
+class RunContext:
+    """Where and how an experiment runs: output directory, device, resume flag, progress."""
+
+    experiment: str
+    config: RunConfig
+    out_dir: Path
+    device: torch.device
+    resume: bool = False
+    progress: bool = True
+    config_record: dict[str, Any] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float | None = None
+    _opened: bool = False
+
+    def open(self) -> None:
+        """Prepare the output directory on first use: nothing is touched before this.
+
+        Experiments load and check their data first, so a mistake found there leaves an
+        earlier run in the same directory intact.
+        """
+        if self._opened:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if not self.resume:
+            for name in RUN_FILES:
+                (self.out_dir / name).unlink(missing_ok=True)
+            for png in self.out_dir.glob("*.png"):
+                png.unlink()
+            shutil.rmtree(self.out_dir / "checkpoint", ignore_errors=True)
+        atomic_write_json(self.out_dir / "config.json", self.config_record)
+        self._opened = True
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Stored in each checkpoint, checked on resume."""
+        return {"experiment": self.experiment, "config": to_dict(self.config)}
+
+    def trainer(self, model: torch.nn.Module, loss_fn: Any, optimizer: Any, train_loader: Any,
+                eval_loader: Any = None, **kwargs: Any) -> Trainer:
+        """A :class:`Trainer` writing to this run's directory, for ``config.epochs`` epochs."""
+        self.open()
+        return Trainer(model, loss_fn, optimizer, train_loader, eval_loader, epochs=self.config.epochs,
+                       out_dir=self.out_dir, meta=self.meta, progress=self.progress, **kwargs)
+
+    def fit(self, trainer: Trainer, title: str = "") -> list[dict[str, Any]]:
+        """Train (resuming if asked), draw the training curves, return the history."""
+        self.history = trainer.fit(resume=self.resume)
+        self.seconds = trainer.seconds
+        if self.history:
+            self.save_figure(figures.training_curves(self.history, title or self.experiment), "curves")
+        return self.history
+
+    def save_figure(self, fig: Figure, name: str) -> Path:
+        """Write ``fig`` as ``NAME.png`` in the run directory."""
+        self.open()
+        path = figures.save(fig, self.out_dir / f"{name}.png")
+        self.figures.append(path)
+        return path

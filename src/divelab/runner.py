@@ -1,0 +1,166 @@
+"""Run an experiment by name: resolve its config, device and output directory, write the run files.
+
+This is the Python API behind ``divelab run``::
+
+    import divelab
+    result = divelab.run("mlp", epochs=2)
+    result.summary["test_acc"], result.figures
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from divelab import __version__
+from divelab.config import RunConfig, build_config, to_dict
+from divelab.errors import CheckpointError, UserError
+from divelab.experiment import Experiment, RunContext
+from divelab.experiments import EXPERIMENTS
+from divelab.train import checkpoint
+from divelab.train.checkpoint import atomic_write_json
+
+# settings a resumed run may change; anything else must match the checkpoint
+RESUMABLE_CHANGES = ("epochs", "device")
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its directory, final summary, per-epoch history and figures."""
+
+    name: str
+    out_dir: Path
+    summary: dict[str, Any]
+    history: list[dict[str, Any]]
+    figures: list[Path]
+
+
+def get_experiment(name: str) -> Experiment:
+    if name in EXPERIMENTS:
+        return EXPERIMENTS[name]
+    close = difflib.get_close_matches(name, EXPERIMENTS, n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else "; 'divelab list' shows them all"
+    raise UserError(f"unknown experiment {name!r}{hint}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → the first CUDA GPU if there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name} asked for, but PyTorch {torch.__version__} sees no CUDA GPU; "
+                        "use --device cpu (or auto)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps asked for, but the MPS backend is not available; use --device cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_threads() -> None:
+    """Use the CPUs this process may run on (a container often sees more than it gets)."""
+    if "OMP_NUM_THREADS" not in os.environ and hasattr(os, "sched_getaffinity"):
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+
+
+def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -> RunConfig:
+    """The checkpoint's config with the allowed overrides; any other change is an error."""
+    meta = checkpoint.read_state_json(out_dir / "checkpoint")["state"].get("meta", {})
+    if meta.get("experiment") != exp.name:
+        raise CheckpointError(f"{out_dir} holds a run of {meta.get('experiment')!r}, not {exp.name!r}; "
+                              "choose another --out directory")
+    saved = {k: v for k, v in meta.get("config", {}).items() if v is not None}
+    config = build_config(exp.config, {**saved, **overrides})
+    for key in overrides:
+        if key not in RESUMABLE_CHANGES and getattr(config, key) != saved.get(key):
+            raise UserError(f"cannot change {key} when resuming (the run used {saved.get(key)!r}); "
+                            "drop the setting or start a new run with another --out")
+    return config
+
+
+def _check_fresh_start(out_dir: Path) -> None:
+    """Refuse to start over an interrupted run: its checkpoint would be lost."""
+    if (out_dir / "checkpoint" / checkpoint.STATE_FILE).is_file() and not (out_dir / "summary.json").is_file():
+        raise UserError(f"{out_dir} holds an unfinished run; continue it with --resume, "
+                        "or give another --out directory (or delete it) to start afresh")
+
+
+def _config_record(exp: Experiment, config: RunConfig, device: torch.device) -> dict[str, Any]:
+    return {
+        "experiment": exp.name,
+        "settings": to_dict(config),
+        "seed": config.seed,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "versions": {"divelab": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run(name: str, *, out: str | Path | None = None, resume: bool = False, progress: bool = True,
+        **settings: Any) -> RunResult:
+    """Run experiment ``name`` with ``settings`` overriding its config defaults.
+
+    Settings may be Python values or strings (as from ``--set``); each is checked against
+    the experiment's config dataclass. Output goes to ``out`` (default ``runs/NAME``).
+    """
+    exp = get_experiment(name)
+    out_dir = Path(out) if out is not None else Path("runs") / name
+    if resume:
+        config = _resumed_config(exp, out_dir, settings)
+    else:
+        config = build_config(exp.config, settings)
+        _check_fresh_start(out_dir)
+    device = resolve_device(config.device)
+    set_threads()
+    seed_everything(config.seed)
+
+    ctx = RunContext(experiment=name, config=config, out_dir=out_dir, device=device, resume=resume,
+                     progress=progress, config_record=_config_record(exp, config, device))
+    start = time.perf_counter()
+    results = exp.fn(config, ctx)
+    ctx.open()
+    summary = {"experiment": name, **results,
+               "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}
+    atomic_write_json(out_dir / "summary.json", summary)
+    return RunResult(name, out_dir, summary, ctx.history, ctx.figures)
+
+
+def load_run(directory: str | Path) -> RunResult:
+    """Read a finished run back from its directory (for ``divelab show``)."""
+    directory = Path(directory)
+    summary_path = directory / "summary.json"
+    if not summary_path.is_file():
+        if (directory / "checkpoint" / checkpoint.STATE_FILE).is_file():
+            raise UserError(f"{directory} holds an unfinished run; finish it with 'divelab run NAME --out {directory} --resume'")
+        raise UserError(f"{directory} holds no divelab run (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+        history = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines() if line] \
+            if (directory / "metrics.jsonl").is_file() else []
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{directory} has an unreadable run file ({exc})") from None
+    figures = sorted(directory.glob("*.png"))
+    return RunResult(str(summary.get("experiment", directory.name)), directory, summary, history, figures)
+
+
+def default_settings(name: str) -> dict[str, Any]:
+    """The default config of experiment ``name`` as a dict."""
+    return dataclasses.asdict(get_experiment(name).config())

@@ -1,0 +1,34 @@
+"""From-scratch implementations on plain tensors.
+
+Each function here writes its math by hand with elementary tensor operations (autograd
+may differentiate it); each has a twin test in ``tests/scratch`` that checks it against
+its PyTorch counterpart: same inputs and weights, same outputs and gradients.
+"""
+
+from divelab.scratch.activations import relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad
+from divelab.scratch.linear import init_linear, linear
+from divelab.scratch.metrics import accuracy, correct
+from divelab.scratch.models import LinearRegressionScratch, MLPScratch, SoftmaxRegressionScratch
+from divelab.scratch.optim import SGD
+from divelab.scratch.softmax import cross_entropy, log_softmax, logsumexp, softmax
+
+__all__ = [
+    "SGD",
+    "LinearRegressionScratch",
+    "MLPScratch",
+    "SoftmaxRegressionScratch",
+    "accuracy",
+    "correct",
+    "cross_entropy",
+    "init_linear",
+    "linear",
+    "log_softmax",
+    "logsumexp",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "tanh",
+    "tanh_grad",
+]

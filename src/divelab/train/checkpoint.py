@@ -1,0 +1,163 @@
+"""Checkpoints that are safe to load and never half-written.
+
+A checkpoint is a directory holding
+- ``tensors-<tag>.safetensors``: every tensor (model weights, optimizer buffers, RNG states);
+- ``state.json``: everything else (epoch, counters, optimizer hyperparameters, history),
+  with the name of its tensor file.
+
+Both are written to a temporary name and renamed; ``state.json`` is renamed last, so at
+every moment it names a complete tensor file — a crash leaves the previous checkpoint
+loadable. Loading never unpickles: tensors come from safetensors, the rest from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from divelab.errors import CheckpointError
+
+STATE_FILE = "state.json"
+FORMAT = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+# ---- nested state <-> (tensors, JSON skeleton) -------------------------------------------
+
+def flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON skeleton of ``obj`` with each tensor moved into ``tensors`` under a dotted key.
+
+    Dicts with non-string keys (an optimizer's per-parameter state is keyed by int) are
+    stored as ``{"__items__": [[key, value], ...]}`` so the key types survive.
+    """
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {k: flatten(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
+        return {"__items__": [[k, flatten(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [flatten(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot checkpoint {type(obj).__name__} at {prefix}")
+
+
+def unflatten(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten`."""
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {"__tensor__"}:
+            return tensors[skeleton["__tensor__"]]
+        if set(skeleton) == {"__items__"}:
+            return {k: unflatten(v, tensors) for k, v in skeleton["__items__"]}
+        return {k: unflatten(v, tensors) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [unflatten(v, tensors) for v in skeleton]
+    return skeleton
+
+
+# ---- random number generators -------------------------------------------------------------
+
+def rng_state() -> dict[str, Any]:
+    """The state of every global RNG a run draws from (python, numpy, torch CPU and CUDA)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---- save / load ------------------------------------------------------------------------
+
+def save(directory: Path, state: dict[str, Any], tag: str) -> None:
+    """Write a checkpoint of ``state`` (nested dicts/lists of tensors and JSON values)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten(state, "s", tensors)
+    tensor_file = f"tensors-{tag}-{os.urandom(4).hex()}.safetensors"  # never reuse the live file's name
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{tensor_file}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp)
+        os.replace(tmp, directory / tensor_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    atomic_write_json(directory / STATE_FILE, {"format": FORMAT, "tensors": tensor_file, "state": skeleton})
+    for old in directory.glob("tensors-*.safetensors"):
+        if old.name != tensor_file:
+            old.unlink(missing_ok=True)
+
+
+def read_state_json(directory: Path) -> dict[str, Any]:
+    """The JSON part of a checkpoint (no tensors loaded), validated."""
+    path = directory / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint in {directory}; run without --resume to start afresh")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt ({exc}); delete {directory} and start afresh") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("tensors"), str):
+        raise CheckpointError(f"checkpoint {path} is not a divelab checkpoint of format {FORMAT}")
+    if Path(doc["tensors"]).name != doc["tensors"]:
+        raise CheckpointError(f"checkpoint {path} names a tensor file outside its directory")
+    return doc
+
+
+def load(directory: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save`; tensors are loaded on the CPU."""
+    doc = read_state_json(directory)
+    tensor_path = directory / doc["tensors"]
+    try:
+        tensors = load_file(tensor_path)
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint tensors {tensor_path} cannot be read as safetensors ({exc}); "
+                              f"delete {directory} and start afresh") from None
+    try:
+        return unflatten(doc["state"], tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {directory} is inconsistent (missing {exc}); delete it and start afresh") from None

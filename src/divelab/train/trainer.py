@@ -1,0 +1,240 @@
+"""The one training loop of divelab: epochs of minibatch updates, evaluation, checkpoints.
+
+Per batch the order is: forward → loss → zero_grad → backward → optimizer step. After
+each epoch the trainer evaluates, appends a record to ``metrics.jsonl`` and writes a
+checkpoint; Ctrl-C finishes the current batch, checkpoints mid-epoch and stops, and a
+resumed run continues exactly where it stopped (the shuffling order of an epoch depends
+only on the seed and the epoch number, and all RNG states are restored).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from divelab.data.loader import TensorLoader
+from divelab.errors import UserError
+from divelab.train import checkpoint
+from divelab.train.progress import Progress
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+EpochCallback = Callable[["Trainer", dict[str, Any]], None]
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+class Interrupted(Exception):
+    """Training was stopped by Ctrl-C after a checkpoint was written."""
+
+    def __init__(self, epoch: int, batch: int, directory: Path | None):
+        self.epoch, self.batch, self.directory = epoch, batch, directory
+        where = f"; checkpoint saved in {directory}" if directory else ""
+        super().__init__(f"interrupted in epoch {epoch} after batch {batch}{where}")
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classification: bool) -> dict[str, float]:
+    """Mean loss (and accuracy) of ``model`` over every batch of ``loader``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    for x, y in loader:
+        out = model(x)
+        loss_sum = loss_sum + loss_fn(out, y).double().cpu() * len(y)
+        if classification:
+            correct = correct + (out.argmax(-1) == y).sum().cpu()
+    model.train(was_training)
+    n = loader.num_samples
+    result = {"loss": loss_sum.item() / n}
+    if classification:
+        result["acc"] = correct.item() / n
+    return result
+
+
+class Trainer:
+    """Trains ``model`` on ``train_loader`` with ``loss_fn`` (a batch mean) and ``optimizer``.
+
+    ``eval_loader`` gives ``test_loss``/``test_acc`` each epoch; ``classification`` turns the
+    accuracy metrics on; ``callbacks`` may add entries to each epoch's record. With
+    ``out_dir`` the trainer writes ``metrics.jsonl`` and ``checkpoint/`` there, and
+    ``meta`` (experiment name, config) is stored in each checkpoint.
+    """
+
+    log_every = 10  # batches between progress updates (each one synchronises with the device)
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: Any, train_loader: TensorLoader,
+                 eval_loader: TensorLoader | None = None, *, epochs: int, classification: bool = True,
+                 out_dir: Path | None = None, meta: dict[str, Any] | None = None,
+                 callbacks: Sequence[EpochCallback] = (), progress: bool = True):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.train_loader, self.eval_loader = train_loader, eval_loader
+        self.epochs, self.classification = epochs, classification
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.meta = meta or {}
+        self.callbacks = list(callbacks)
+        self.progress = Progress(epochs, len(train_loader), enabled=progress)
+        self.history: list[dict[str, Any]] = []
+        # position: `epoch` is the epoch in progress (1-based), `batch` the next batch in it
+        self.epoch, self.batch, self.seconds = 1, 0, 0.0
+        self._device = train_loader.tensors[0].device
+        self._reset_sums()
+        self._stop_requested = False
+
+    def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0) -> None:
+        """Running sums of the epoch in progress, kept on the device to avoid a sync per batch."""
+        self._loss_sum = torch.tensor(loss_sum, device=self._device)
+        self._correct = torch.tensor(correct, device=self._device)
+        self._count = count
+
+    # ---- checkpoints ----------------------------------------------------------------------
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return self.out_dir / "checkpoint" if self.out_dir is not None else None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "meta": self.meta,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
+                         "loss_sum": self._loss_sum.item(), "correct": int(self._correct.item()),
+                         "count": self._count},
+            "history": self.history,
+        }
+
+    def save(self) -> None:
+        if self.checkpoint_dir is not None:
+            checkpoint.save(self.checkpoint_dir, self.state(), tag=f"{self.epoch:04d}-{self.batch:06d}")
+
+    def restore(self) -> None:
+        """Continue from the checkpoint in ``out_dir`` (model, optimizer, RNGs, position)."""
+        if self.checkpoint_dir is None:
+            raise UserError("cannot resume a run that has no output directory")
+        state = checkpoint.load(self.checkpoint_dir)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise checkpoint.CheckpointError(
+                f"checkpoint in {self.checkpoint_dir} does not match this model ({first}); "
+                "use a new --out directory or delete the old run") from None
+        checkpoint.set_rng_state(state["rng"])
+        pos = state["position"]
+        self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
+        self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
+        self.history = list(state["history"])
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> list[dict[str, Any]]:
+        """Train until ``epochs`` are done; returns the per-epoch records."""
+        if resume:
+            self.restore()
+        self._write_metrics()
+        previous = self._catch_ctrl_c()
+        try:
+            while self.epoch <= self.epochs:
+                self._train_epoch()
+                self._end_epoch()
+        finally:
+            self.progress.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return self.history
+
+    def _train_epoch(self) -> None:
+        self.model.train()
+        self.progress.start_epoch(self.epoch, self.batch)
+        start = time.perf_counter()
+        seen = 0
+        for x, y in self.train_loader.batches(self.epoch, start=self.batch):
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+
+            n = len(y)
+            self._loss_sum += loss.detach() * n
+            if self.classification:
+                self._correct += (out.detach().argmax(-1) == y).sum()
+            self._count += n
+            self.batch += 1
+            seen += n
+            if self.batch % self.log_every == 0 or self.batch == len(self.train_loader):
+                self._check_finite(loss)
+                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), loss.item())
+            if self._stop_requested:
+                self.seconds += time.perf_counter() - start
+                self.save()
+                raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
+        self.seconds += time.perf_counter() - start
+
+    def _end_epoch(self) -> None:
+        start = time.perf_counter()
+        record: dict[str, Any] = {"epoch": self.epoch, "train_loss": self._loss_sum.item() / max(self._count, 1)}
+        if not math.isfinite(record["train_loss"]):
+            raise self._diverged()
+        if self.classification:
+            record["train_acc"] = self._correct.item() / max(self._count, 1)
+        if self.eval_loader is not None:
+            for key, value in evaluate(self.model, self.eval_loader, self.loss_fn, self.classification).items():
+                record[f"test_{key}"] = value
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        for callback in self.callbacks:
+            callback(self, record)
+        self.seconds += time.perf_counter() - start
+        record["seconds"] = round(self.seconds, 3)
+        self.history.append(record)
+        self.progress.end_epoch(record)
+        self.epoch, self.batch = self.epoch + 1, 0
+        self._reset_sums()
+        self._append_metrics(record)
+        self.save()
+
+    def _check_finite(self, loss: Tensor) -> None:
+        if not torch.isfinite(loss).item():
+            raise self._diverged()
+
+    def _diverged(self) -> TrainingDiverged:
+        kept = f"; the last good checkpoint is kept in {self.checkpoint_dir}" if self.checkpoint_dir else ""
+        return TrainingDiverged(f"the loss became NaN or infinite in epoch {self.epoch} (by batch {self.batch}){kept}; "
+                                "lower the learning rate (--lr) and run again")
+
+    # ---- files and signals ----------------------------------------------------------------
+
+    def _write_metrics(self) -> None:
+        if self.out_dir is not None:
+            lines = "".join(json.dumps(r) + "\n" for r in self.history)
+            checkpoint.atomic_write_bytes(self.out_dir / "metrics.jsonl", lines.encode())
+
+    def _append_metrics(self, record: dict[str, Any]) -> None:
+        if self.out_dir is not None:
+            with (self.out_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _catch_ctrl_c(self) -> Any:
+        """First Ctrl-C: stop after the current batch and checkpoint. Second: stop now."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        return signal.signal(signal.SIGINT, handler)
