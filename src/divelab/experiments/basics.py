@@ -110,6 +110,11 @@ class FashionConfig(RunConfig):
 
 @dataclass
 class MLPConfig(FashionConfig):
+    """The course's MLP. Batch 64 rather than the book's 256: four times the updates per
+    epoch lift 10-epoch test accuracy from ≈ 0.84 to ≈ 0.87 (README table; ``--batch-size 256``
+    gives the book's setting)."""
+
+    batch_size: int = 64
     hidden: int = 256
 
     def validate(self) -> None:

@@ -58,7 +58,8 @@ def flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     stored as ``{"__items__": [[key, value], ...]}`` so the key types survive.
     """
     if isinstance(obj, torch.Tensor):
-        tensors[prefix] = obj.detach().cpu().contiguous()
+        # a private contiguous copy: safetensors refuses tensors that share storage
+        tensors[prefix] = obj.detach().cpu().clone(memory_format=torch.contiguous_format)
         return {"__tensor__": prefix}
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):

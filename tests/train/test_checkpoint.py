@@ -1,0 +1,123 @@
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from divelab.errors import CheckpointError
+from divelab.train import checkpoint
+
+
+def _state(value: float) -> dict:
+    return {
+        "model": {"w": torch.full((2, 3), value), "b": torch.zeros(2)},
+        "optimizer": {"state": {0: {"momentum_buffer": torch.ones(3) * value, "step": torch.tensor(5.0)}},
+                      "param_groups": [{"lr": 0.1, "betas": (0.9, 0.99), "params": [0]}]},
+        "position": {"epoch": 3, "note": None, "flag": True},
+    }
+
+
+def test_round_trip_keeps_tensors_and_key_types(tmp_path):
+    checkpoint.save(tmp_path, _state(1.5), tag="a")
+    back = checkpoint.load(tmp_path)
+    assert torch.equal(back["model"]["w"], torch.full((2, 3), 1.5))
+    assert set(back["optimizer"]["state"]) == {0}  # int keys survive JSON
+    assert torch.equal(back["optimizer"]["state"][0]["step"], torch.tensor(5.0))
+    assert back["optimizer"]["param_groups"][0]["betas"] == [0.9, 0.99]
+    assert back["position"] == {"epoch": 3, "note": None, "flag": True}
+    assert json.loads((tmp_path / "state.json").read_text())["format"] == checkpoint.FORMAT
+
+
+def test_shared_storage_tensors_can_be_saved(tmp_path):
+    w = torch.randn(4, 4)
+    checkpoint.save(tmp_path, {"a": w, "b": w, "row": w[0]}, tag="x")
+    back = checkpoint.load(tmp_path)
+    assert torch.equal(back["row"], w[0]) and torch.equal(back["b"], w)
+
+
+def test_only_the_latest_tensor_file_is_kept(tmp_path):
+    for i in range(3):
+        checkpoint.save(tmp_path, _state(float(i)), tag=f"{i}")
+    assert len(list(tmp_path.glob("tensors-*.safetensors"))) == 1
+    assert checkpoint.load(tmp_path)["model"]["w"][0, 0].item() == 2.0
+
+
+def test_crash_while_writing_tensors_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    checkpoint.save(tmp_path, _state(1.0), tag="good")
+
+    def crash(tensors, path):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt  # killed mid-write
+
+    monkeypatch.setattr(checkpoint, "save_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(tmp_path, _state(2.0), tag="bad")
+    assert checkpoint.load(tmp_path)["model"]["w"][0, 0].item() == 1.0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_crash_before_state_json_rename_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    checkpoint.save(tmp_path, _state(1.0), tag="good")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("state.json"):
+            raise OSError("disk vanished")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", replace)
+    with pytest.raises(OSError):
+        checkpoint.save(tmp_path, _state(2.0), tag="bad")
+    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    assert checkpoint.load(tmp_path)["model"]["w"][0, 0].item() == 1.0
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_pickle_crafted_to_run_code_is_refused(tmp_path):
+    checkpoint.save(tmp_path, _state(1.0), tag="a")
+    doc = json.loads((tmp_path / "state.json").read_text())
+    (tmp_path / doc["tensors"]).write_bytes(pickle.dumps({"w": _Exploit()}))
+    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+        checkpoint.load(tmp_path)
+    assert not (tmp_path / "PWNED").exists() and not os.path.exists("PWNED")
+
+
+def test_tensor_file_outside_the_directory_is_refused(tmp_path):
+    checkpoint.save(tmp_path, _state(1.0), tag="a")
+    doc = json.loads((tmp_path / "state.json").read_text())
+    doc["tensors"] = "../elsewhere.safetensors"
+    (tmp_path / "state.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="outside"):
+        checkpoint.load(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", json.dumps({"format": 99, "tensors": "x"})])
+def test_corrupt_state_json_is_refused(tmp_path, content):
+    (tmp_path / "state.json").write_text(content)
+    with pytest.raises(CheckpointError):
+        checkpoint.load(tmp_path)
+
+
+def test_missing_checkpoint_says_how_to_start(tmp_path):
+    with pytest.raises(CheckpointError, match="without --resume"):
+        checkpoint.load(tmp_path / "nothing")
+
+
+def test_rng_state_round_trip(tmp_path):
+    import random
+
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    checkpoint.save(tmp_path, {"rng": checkpoint.rng_state()}, tag="r")
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(9), np.random.seed(9), random.seed(9)
+    checkpoint.set_rng_state(checkpoint.load(tmp_path)["rng"])
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1])
+    assert random.random() == expected[2]
