@@ -1,0 +1,147 @@
+"""The command-line contract of DESIGN.md: list, run, show, and one-line errors with exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from divelab.cli import main
+
+pytestmark = pytest.mark.cli
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_user_error(code, err, pattern):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert pattern in lines[0], lines[0]
+
+
+def test_list_json_has_the_contract_fields(capsys):
+    code, out, _ = _run(capsys, "list", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert {"linreg", "mlp", "mlp-scratch", "softmax", "activations"} <= {r["name"] for r in rows}
+    assert all({"name", "topic", "description"} <= r.keys() for r in rows)
+
+
+def test_run_writes_the_contract_files(capsys, fake_data, tmp_path):
+    code, out, _ = _run(capsys, "run", "softmax", "--epochs", "2", "--batch-size", "64", "--lr", "0.2",
+                        "--seed", "3", "--device", "cpu", "--out", "r", "--quiet")
+    assert code == 0
+    config = json.loads((tmp_path / "r/config.json").read_text())
+    assert (config["settings"]["epochs"], config["settings"]["batch_size"], config["seed"]) == (2, 64, 3)
+    assert {"torch", "divelab", "python"} <= config["versions"].keys()
+    records = [json.loads(line) for line in (tmp_path / "r/metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    summary = json.loads((tmp_path / "r/summary.json").read_text())
+    assert {"seconds", "test_acc", "train_acc", "train_loss", "test_loss"} <= summary.keys()
+    assert (tmp_path / "r/curves.png").is_file() and (tmp_path / "r/checkpoint/state.json").is_file()
+    assert "r/curves.png" in out
+
+    code, out, _ = _run(capsys, "show", "r")
+    assert code == 0 and "test_acc" in out and "curves.png" in out
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["run", "mpl"], "unknown experiment 'mpl'; did you mean mlp"),
+    (["run", "mlp", "--set", "hiden=3"], "unknown setting 'hiden'"),
+    (["run", "mlp", "--set", "hidden=wide"], "hidden must be an integer"),
+    (["run", "mlp", "--set", "hidden"], "--set expects key=value"),
+    (["run", "mlp", "--lr", "0"], "lr must be a positive number"),
+    (["run", "mlp", "--lr", "-0.1"], "lr must be a positive number"),
+    (["run", "mlp", "--batch-size", "0"], "batch_size must be ≥ 1"),
+    (["run", "mlp", "--epochs", "many"], "epochs must be an integer"),
+    (["run", "mlp", "--epochs", "2", "--set", "epochs=3"], "epochs given twice"),
+    (["run", "mlp", "--bogus"], "unrecognized arguments"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+    (["show", "nowhere"], "holds no divelab run"),
+    (["run", "linreg", "--resume"], "no checkpoint in runs/linreg"),
+])
+def test_user_mistakes_are_one_line_errors(capsys, argv, pattern):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse usage errors exit from inside parse_args
+        code = exit_.code
+    _, err = capsys.readouterr()
+    _assert_user_error(code, err, pattern)
+
+
+def test_cuda_without_a_gpu_is_a_user_error(capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    code, _, err = _run(capsys, "run", "linreg", "--device", "cuda")
+    _assert_user_error(code, err, "sees no CUDA GPU")
+
+
+def _previous_run(tmp_path, capsys):
+    code, _, _ = _run(capsys, "run", "linreg", "--out", "prev", "--quiet")
+    assert code == 0
+    return {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "prev").rglob("*") if p.is_file()}
+
+
+def _unchanged(tmp_path, before):
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "prev").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_missing_data_is_an_error_and_earlier_results_stay(capsys, tmp_path, monkeypatch):
+    before = _previous_run(tmp_path, capsys)
+    monkeypatch.setenv("DIVELAB_DATA", str(tmp_path / "no-such-dir"))
+    code, _, err = _run(capsys, "run", "mlp", "--out", "prev", "--quiet")
+    _assert_user_error(code, err, "does not exist")
+    _unchanged(tmp_path, before)
+
+
+def test_corrupt_data_is_rejected_by_name(capsys, fake_data, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    (fake_data / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8bgarbage")
+    code, _, err = _run(capsys, "run", "softmax", "--out", "prev", "--quiet")
+    _assert_user_error(code, err, "train-labels-idx1-ubyte.gz is a damaged gzip file")
+    _unchanged(tmp_path, before)
+
+
+def test_resume_of_another_experiment_is_refused(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    code, _, err = _run(capsys, "run", "linreg-scratch", "--out", "prev", "--resume")
+    _assert_user_error(code, err, "holds a run of 'linreg', not 'linreg-scratch'")
+    _unchanged(tmp_path, before)
+
+
+def test_resume_refuses_a_changed_setting_but_allows_more_epochs(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--lr", "0.5")
+    _assert_user_error(code, err, "cannot change lr when resuming")
+    _unchanged(tmp_path, before)
+    code, _, _ = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "5", "--quiet")
+    assert code == 0
+    lines = (tmp_path / "prev/metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4, 5]
+
+
+def test_fresh_run_over_an_unfinished_run_is_refused(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    (tmp_path / "prev/summary.json").unlink()  # as if the run had been interrupted
+    before.pop(next(k for k in before if k.name == "summary.json"))
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev")
+    _assert_user_error(code, err, "holds an unfinished run; continue it with --resume")
+    _unchanged(tmp_path, before)
+
+
+def test_help_settings_lists_defaults(capsys):
+    code, out, _ = _run(capsys, "run", "mlp", "--help-settings")
+    assert code == 0 and "hidden = 256" in out and "data_dir = None" in out
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "divelab", "run", "nope"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown experiment 'nope'") and "Traceback" not in proc.stderr
