@@ -21,14 +21,17 @@ def _problem(seed: int = 0):
     return x, y
 
 
-def _trainer(out_dir, epochs, loss_fn=F.cross_entropy, callbacks=()):
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _trainer(out_dir, epochs, loss_fn=F.cross_entropy, callbacks=(), device="cpu"):
     """A small MLP with dropout and momentum, so RNG and optimizer state both matter."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x, y = _problem()
-    train = TensorLoader(x, y, batch_size=32, shuffle=True, seed=7)
-    test = TensorLoader(*_problem(1), batch_size=100)
+    train = TensorLoader(x, y, batch_size=32, shuffle=True, seed=7, device=device)
+    test = TensorLoader(*_problem(1), batch_size=100, device=device)
     return Trainer(model, loss_fn, optimizer, train, test, epochs=epochs, out_dir=out_dir,
                    progress=False, callbacks=callbacks)
 
@@ -53,20 +56,22 @@ def test_records_metrics_and_learns(tmp_path):
     assert [json.loads(line) for line in lines] == history
 
 
-def test_resume_between_epochs_ends_with_identical_weights(tmp_path):
-    straight = _trainer(tmp_path / "a", epochs=2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_resume_between_epochs_ends_with_identical_weights(tmp_path, device):
+    straight = _trainer(tmp_path / "a", epochs=2, device=device)
     straight.fit()
-    first = _trainer(tmp_path / "b", epochs=1)
+    first = _trainer(tmp_path / "b", epochs=1, device=device)
     first.fit()
-    second = _trainer(tmp_path / "b", epochs=2)
+    second = _trainer(tmp_path / "b", epochs=2, device=device)
     history = second.fit(resume=True)
     _assert_same(_weights(straight), _weights(second))
     assert [r["epoch"] for r in history] == [1, 2]
     assert history[1]["train_loss"] == straight.history[1]["train_loss"]
 
 
-def test_ctrl_c_mid_epoch_checkpoints_and_resume_is_exact(tmp_path):
-    straight = _trainer(tmp_path / "a", epochs=2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_ctrl_c_mid_epoch_checkpoints_and_resume_is_exact(tmp_path, device):
+    straight = _trainer(tmp_path / "a", epochs=2, device=device)
     straight.fit()
 
     calls = {"n": 0}
@@ -77,13 +82,13 @@ def test_ctrl_c_mid_epoch_checkpoints_and_resume_is_exact(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
         return F.cross_entropy(out, y)
 
-    interrupted = _trainer(tmp_path / "b", epochs=2, loss_fn=interrupting_loss)
+    interrupted = _trainer(tmp_path / "b", epochs=2, loss_fn=interrupting_loss, device=device)
     with pytest.raises(Interrupted) as info:
         interrupted.fit()
     assert (info.value.epoch, info.value.batch) == (2, 4)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
-    resumed = _trainer(tmp_path / "b", epochs=2)
+    resumed = _trainer(tmp_path / "b", epochs=2, device=device)
     resumed.fit(resume=True)
     _assert_same(_weights(straight), _weights(resumed))
     assert resumed.history[1]["train_loss"] == pytest.approx(straight.history[1]["train_loss"], rel=1e-6)

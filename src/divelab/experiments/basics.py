@@ -61,10 +61,12 @@ def _linreg(cfg: LinRegConfig, ctx: RunContext, model: nn.Module, optimizer: Any
         w = weight.detach().reshape(-1).cpu()
         record.update(w1=w[0].item(), w2=w[1].item(), b=bias.detach().reshape(-1)[0].item())
 
+    initial: dict[str, Any] = {"epoch": 0}
+    record_parameters(None, initial)
     trainer = ctx.trainer(model, loss_fn, optimizer, train, test, classification=False,
                           callbacks=[record_parameters])
     history = ctx.fit(trainer)
-    _parameter_figure(ctx, history)
+    _parameter_figure(ctx, [initial, *history])
     w = weight.detach().reshape(-1).cpu()
     b = bias.detach().reshape(-1)[0].item()
     last = history[-1] if history else {}
@@ -75,9 +77,9 @@ def _linreg(cfg: LinRegConfig, ctx: RunContext, model: nn.Module, optimizer: Any
 def _parameter_figure(ctx: RunContext, history: list[dict[str, Any]]) -> None:
     fig, axes = new_figure()
     ax = axes[0][0]
-    epochs = [0] + [r["epoch"] for r in history]
+    epochs = [r["epoch"] for r in history]
     for key, true in (("w1", TRUE_W[0]), ("w2", TRUE_W[1]), ("b", TRUE_B)):
-        line = ax.plot(epochs, [0.0] + [r[key] for r in history], marker="o", label=f"learned {key}")[0]
+        line = ax.plot(epochs, [r[key] for r in history], marker="o", label=f"learned {key}")[0]
         ax.axhline(true, linestyle="--", color=line.get_color(), alpha=0.6)
     ax.set_xlabel("epoch")
     ax.set_ylabel("value (dashed: true)")

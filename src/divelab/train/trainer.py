@@ -48,13 +48,14 @@ def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classifica
     """Mean loss (and accuracy) of ``model`` over every batch of ``loader``, in eval mode."""
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
+    device = loader.tensors[0].device
+    loss_sum = torch.zeros((), device=device)  # sums stay on the device: no sync per batch
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     for x, y in loader:
         out = model(x)
-        loss_sum = loss_sum + loss_fn(out, y).double().cpu() * len(y)
+        loss_sum += loss_fn(out, y) * len(y)
         if classification:
-            correct = correct + (out.argmax(-1) == y).sum().cpu()
+            correct += (out.argmax(-1) == y).sum()
     model.train(was_training)
     n = loader.num_samples
     result = {"loss": loss_sum.item() / n}
@@ -177,8 +178,10 @@ class Trainer:
             self.batch += 1
             seen += n
             if self.batch % self.log_every == 0 or self.batch == len(self.train_loader):
-                self._check_finite(loss)
-                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), loss.item())
+                value = loss.item()  # the one device sync in every `log_every` batches
+                if not math.isfinite(value):
+                    raise self._diverged()
+                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), value)
             if self._stop_requested:
                 self.seconds += time.perf_counter() - start
                 self.save()
@@ -206,10 +209,6 @@ class Trainer:
         self._reset_sums()
         self._append_metrics(record)
         self.save()
-
-    def _check_finite(self, loss: Tensor) -> None:
-        if not torch.isfinite(loss).item():
-            raise self._diverged()
 
     def _diverged(self) -> TrainingDiverged:
         kept = f"; the last good checkpoint is kept in {self.checkpoint_dir}" if self.checkpoint_dir else ""
