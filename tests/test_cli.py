@@ -1,11 +1,14 @@
 """The command-line contract of DESIGN.md: list, run, show, and one-line errors with exit 2."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import divelab
 from divelab.cli import main
 
 pytestmark = pytest.mark.cli
@@ -141,7 +144,9 @@ def test_help_settings_lists_defaults(capsys):
 
 
 def test_real_process_prints_no_traceback(tmp_path):
+    src = str(Path(divelab.__file__).parents[1])  # works installed or not
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-m", "divelab", "run", "nope"], capture_output=True, text=True,
-                          cwd=tmp_path)
+                          cwd=tmp_path, env=env)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown experiment 'nope'") and "Traceback" not in proc.stderr
