@@ -150,3 +150,16 @@ def test_real_process_prints_no_traceback(tmp_path):
                           cwd=tmp_path, env=env)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown experiment 'nope'") and "Traceback" not in proc.stderr
+
+
+def test_fresh_run_replaces_an_earlier_run_but_not_foreign_files(capsys, tmp_path):
+    _previous_run(tmp_path, capsys)
+    (tmp_path / "prev/old-figure.png").write_bytes(b"x")
+    assert _run(capsys, "run", "activations", "--out", "prev", "--quiet")[0] == 0
+    assert not (tmp_path / "prev/old-figure.png").exists() and not (tmp_path / "prev/checkpoint").exists()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "holiday.png").write_bytes(b"x")  # a directory that is not a divelab run
+    assert _run(capsys, "run", "activations", "--out", "mine", "--quiet")[0] == 0
+    assert (mine / "holiday.png").exists() and (mine / "activations.png").exists()

@@ -8,6 +8,7 @@ directory, config.json, summary.json, resume checks).
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ from divelab.train.trainer import Trainer
 
 # files a run writes; a fresh run removes the previous run's copies of these, nothing else
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
+
+
+def _is_run_dir(directory: Path) -> bool:
+    """Whether ``directory`` holds an earlier divelab run (so its files may be replaced)."""
+    try:
+        record = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"experiment", "settings"} <= record.keys()
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ class RunContext:
         if self._opened:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if not self.resume:
+        if not self.resume and _is_run_dir(self.out_dir):
             for name in RUN_FILES:
                 (self.out_dir / name).unlink(missing_ok=True)
             for png in self.out_dir.glob("*.png"):
