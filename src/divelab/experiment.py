@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from divelab.config import RunConfig, to_dict
 from divelab.report import figures
+from divelab.train import checkpoint
 from divelab.train.checkpoint import atomic_write_json
 from divelab.train.trainer import Trainer
 
@@ -87,19 +88,30 @@ class RunContext:
         return {"experiment": self.experiment, "config": to_dict(self.config)}
 
     def trainer(self, model: torch.nn.Module, loss_fn: Any, optimizer: Any, train_loader: Any,
-                eval_loader: Any = None, **kwargs: Any) -> Trainer:
-        """A :class:`Trainer` writing to this run's directory, for ``config.epochs`` epochs."""
+                test_loader: Any = None, **kwargs: Any) -> Trainer:
+        """A :class:`Trainer` writing to this run's directory, for ``config.epochs`` epochs
+        unless ``epochs=`` is given. Experiments that train several models give each a
+        ``name=`` so their metrics and checkpoints are kept apart."""
         self.open()
-        return Trainer(model, loss_fn, optimizer, train_loader, eval_loader, epochs=self.config.epochs,
-                       out_dir=self.out_dir, meta=self.meta, progress=self.progress, **kwargs)
+        kwargs.setdefault("epochs", self.config.epochs)
+        return Trainer(model, loss_fn, optimizer, train_loader, test_loader, out_dir=self.out_dir,
+                       meta=self.meta, progress=self.progress, **kwargs)
 
-    def fit(self, trainer: Trainer, title: str = "") -> list[dict[str, Any]]:
-        """Train (resuming if asked), draw the training curves, return the history."""
-        self.history = trainer.fit(resume=self.resume)
-        self.seconds = trainer.seconds
-        if self.history:
-            self.save_figure(figures.training_curves(self.history, title or self.experiment), "curves")
-        return self.history
+    def fit(self, trainer: Trainer, title: str = "", curves: bool = True) -> list[dict[str, Any]]:
+        """Train (resuming where a checkpoint exists, if asked), draw the training curves
+        (``curves.png``, or ``curves-NAME.png`` for a named sub-run), return the history.
+
+        ``seconds`` of the run is the sum over every model trained.
+        """
+        resume = self.resume and trainer.checkpoint_dir is not None and \
+            (trainer.checkpoint_dir / checkpoint.STATE_FILE).is_file()
+        history = trainer.fit(resume=resume)
+        self.history = history
+        self.seconds = (self.seconds or 0.0) + trainer.seconds
+        if history and curves:
+            name = f"curves-{trainer.name}" if trainer.name else "curves"
+            self.save_figure(figures.training_curves(history, title or trainer.name or self.experiment), name)
+        return history
 
     def save_figure(self, fig: Figure, name: str) -> Path:
         """Write ``fig`` as ``NAME.png`` in the run directory."""

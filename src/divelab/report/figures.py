@@ -34,11 +34,11 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 def training_curves(history: Sequence[dict[str, Any]], title: str = "") -> Figure:
-    """Loss (and accuracy, if recorded) per epoch, train and test side by side."""
+    """Loss (and accuracy, if recorded) per epoch: train, validation and test curves."""
     epochs = [r["epoch"] for r in history]
-    panels = [("loss", ("train_loss", "test_loss"))]
+    panels = [("loss", ("train_loss", "val_loss", "test_loss"))]
     if any("train_acc" in r or "test_acc" in r for r in history):
-        panels.append(("accuracy", ("train_acc", "test_acc")))
+        panels.append(("accuracy", ("train_acc", "val_acc", "test_acc")))
     fig, axes = new_figure(ncols=len(panels))
     for ax, (label, keys) in zip(axes[0], panels):
         for key in keys:
@@ -49,7 +49,7 @@ def training_curves(history: Sequence[dict[str, Any]], title: str = "") -> Figur
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
-    if all(r.get(k, 1) > 0 for r in history for k in ("train_loss", "test_loss")):
+    if all(r.get(k, 1) > 0 for r in history for k in ("train_loss", "val_loss", "test_loss")):
         axes[0][0].set_yscale("log")  # losses span orders of magnitude
     if title:
         fig.suptitle(title)

@@ -133,6 +133,15 @@ def save(directory: Path, state: dict[str, Any], tag: str) -> None:
             old.unlink(missing_ok=True)
 
 
+def find(run_dir: Path) -> Path | None:
+    """A checkpoint directory inside a run directory (``checkpoint/`` or ``checkpoint/NAME/``)."""
+    root = run_dir / "checkpoint"
+    if (root / STATE_FILE).is_file():
+        return root
+    found = sorted(root.glob(f"*/{STATE_FILE}")) if root.is_dir() else []
+    return found[0].parent if found else None
+
+
 def read_state_json(directory: Path) -> dict[str, Any]:
     """The JSON part of a checkpoint (no tensors loaded), validated."""
     path = directory / STATE_FILE

@@ -27,12 +27,13 @@ class Progress:
     """
 
     def __init__(self, epochs: int, batches: int, stream: TextIO | None = None,
-                 bar: bool | None = None, interval: float = 30.0, enabled: bool = True):
+                 bar: bool | None = None, interval: float = 30.0, enabled: bool = True, label: str = ""):
         self.epochs, self.batches = epochs, batches
         self.stream = stream or sys.stderr
         self.bar_enabled = self.stream.isatty() if bar is None else bar
         self.interval = interval
         self.enabled = enabled
+        self.label = label  # names the sub-run when an experiment trains several models
         self._bar: tqdm | None = None
         self._last_line = 0.0
 
@@ -42,7 +43,7 @@ class Progress:
         self._epoch, self._done, self._t0 = epoch, first_batch, time.perf_counter()
         self._last_line = self._t0
         if self.bar_enabled:
-            self._bar = tqdm(total=self.batches, initial=first_batch, desc=f"epoch {epoch}/{self.epochs}",
+            self._bar = tqdm(total=self.batches, initial=first_batch, desc=f"{self.label}epoch {epoch}/{self.epochs}",
                              unit="batch", file=self.stream, leave=False, dynamic_ncols=True)
 
     def update(self, done: int, samples_per_second: float, loss: float) -> None:
@@ -58,7 +59,7 @@ class Progress:
         now = time.perf_counter()
         if now - self._last_line >= self.interval:
             self._last_line = now
-            print(f"epoch {self._epoch}/{self.epochs}  batch {self._done}/{self.batches}  "
+            print(f"{self.label}epoch {self._epoch}/{self.epochs}  batch {self._done}/{self.batches}  "
                   f"loss {loss:.4f}  {samples_per_second:,.0f} samples/s", file=self.stream, flush=True)
 
     def end_epoch(self, record: dict[str, Any]) -> None:
@@ -67,7 +68,7 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(format_record({**record, "epochs": self.epochs}), file=self.stream, flush=True)
+        print(self.label + format_record({**record, "epochs": self.epochs}), file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

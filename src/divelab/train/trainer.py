@@ -1,10 +1,12 @@
 """The one training loop of divelab: epochs of minibatch updates, evaluation, checkpoints.
 
-Per batch the order is: forward → loss → zero_grad → backward → optimizer step. After
-each epoch the trainer evaluates, appends a record to ``metrics.jsonl`` and writes a
-checkpoint; Ctrl-C finishes the current batch, checkpoints mid-epoch and stops, and a
-resumed run continues exactly where it stopped (the shuffling order of an epoch depends
-only on the seed and the epoch number, and all RNG states are restored).
+Per batch the order is: forward → loss → zero_grad → backward → callbacks'
+``after_backward`` (clipping, gradient statistics) → optimizer step. After each epoch
+the trainer evaluates on the validation and test loaders, lets the callbacks extend the
+record (or stop training), appends it to ``metrics.jsonl`` and writes a checkpoint.
+Ctrl-C finishes the current batch, checkpoints mid-epoch and stops; a resumed run
+continues exactly where it stopped (the shuffling order of an epoch depends only on the
+seed and the epoch number, and all RNG states are restored).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from torch import Tensor, nn
 from divelab.data.loader import TensorLoader
 from divelab.errors import UserError
 from divelab.train import checkpoint
+from divelab.train.callbacks import Callback, EpochEnd
 from divelab.train.progress import Progress
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
-EpochCallback = Callable[["Trainer", dict[str, Any]], None]
 
 
 class TrainingDiverged(UserError):
@@ -67,28 +69,36 @@ def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classifica
 class Trainer:
     """Trains ``model`` on ``train_loader`` with ``loss_fn`` (a batch mean) and ``optimizer``.
 
-    ``eval_loader`` gives ``test_loss``/``test_acc`` each epoch; ``classification`` turns the
-    accuracy metrics on; ``callbacks`` may add entries to each epoch's record. With
-    ``out_dir`` the trainer writes ``metrics.jsonl`` and ``checkpoint/`` there, and
-    ``meta`` (experiment name, config) is stored in each checkpoint.
+    ``val_loader`` and ``test_loader`` add ``val_loss``/``val_acc`` and
+    ``test_loss``/``test_acc`` to each epoch's record; ``classification`` turns the
+    accuracy metrics on. ``callbacks`` are :class:`Callback` objects or plain functions
+    ``fn(trainer, record)`` run at each epoch's end. With ``out_dir`` the trainer writes
+    ``metrics.jsonl`` and ``checkpoint/`` there (``metrics-NAME.jsonl`` and
+    ``checkpoint/NAME/`` for a named sub-run of an experiment that trains several
+    models), a checkpoint every ``checkpoint_every`` epochs and at the end; ``meta``
+    (experiment name, config) is stored in each checkpoint.
     """
 
     log_every = 10  # batches between progress updates (each one synchronises with the device)
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: Any, train_loader: TensorLoader,
-                 eval_loader: TensorLoader | None = None, *, epochs: int, classification: bool = True,
-                 out_dir: Path | None = None, meta: dict[str, Any] | None = None,
-                 callbacks: Sequence[EpochCallback] = (), progress: bool = True):
+                 test_loader: TensorLoader | None = None, *, epochs: int, val_loader: TensorLoader | None = None,
+                 classification: bool = True, callbacks: Sequence[Callback | Callable[..., None]] = (),
+                 out_dir: Path | None = None, name: str | None = None, checkpoint_every: int = 1,
+                 meta: dict[str, Any] | None = None, progress: bool = True):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.train_loader, self.eval_loader = train_loader, eval_loader
+        self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
         self.epochs, self.classification = epochs, classification
+        self.callbacks = [c if isinstance(c, Callback) else EpochEnd(c) for c in callbacks]
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.name, self.checkpoint_every = name, max(1, checkpoint_every)
         self.meta = meta or {}
-        self.callbacks = list(callbacks)
-        self.progress = Progress(epochs, len(train_loader), enabled=progress)
+        self.progress = Progress(epochs, len(train_loader), enabled=progress,
+                                 label=f"{name} " if name else "")
         self.history: list[dict[str, Any]] = []
         # position: `epoch` is the epoch in progress (1-based), `batch` the next batch in it
         self.epoch, self.batch, self.seconds = 1, 0, 0.0
+        self.stop_training = False  # set by a callback (early stopping) to end after this epoch
         self._device = train_loader.tensors[0].device
         self._reset_sums()
         self._stop_requested = False
@@ -103,7 +113,15 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path | None:
-        return self.out_dir / "checkpoint" if self.out_dir is not None else None
+        if self.out_dir is None:
+            return None
+        return self.out_dir / "checkpoint" / self.name if self.name else self.out_dir / "checkpoint"
+
+    @property
+    def metrics_path(self) -> Path | None:
+        if self.out_dir is None:
+            return None
+        return self.out_dir / (f"metrics-{self.name}.jsonl" if self.name else "metrics.jsonl")
 
     def state(self) -> dict[str, Any]:
         return {
@@ -111,7 +129,9 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": checkpoint.rng_state(),
+            "callbacks": [c.state_dict() for c in self.callbacks],
             "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
+                         "stop_training": self.stop_training,
                          "loss_sum": self._loss_sum.item(), "correct": int(self._correct.item()),
                          "count": self._count},
             "history": self.history,
@@ -135,7 +155,12 @@ class Trainer:
                 f"checkpoint in {self.checkpoint_dir} does not match this model ({first}); "
                 "use a new --out directory or delete the old run") from None
         checkpoint.set_rng_state(state["rng"])
+        if len(state["callbacks"]) != len(self.callbacks):
+            raise checkpoint.CheckpointError(f"checkpoint in {self.checkpoint_dir} was made with other callbacks")
+        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
+            callback.load_state_dict(callback_state)
         pos = state["position"]
+        self.stop_training = bool(pos["stop_training"])
         self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
         self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
         self.history = list(state["history"])
@@ -149,9 +174,11 @@ class Trainer:
         self._write_metrics()
         previous = self._catch_ctrl_c()
         try:
-            while self.epoch <= self.epochs:
+            while self.epoch <= self.epochs and not self.stop_training:
                 self._train_epoch()
                 self._end_epoch()
+            for callback in self.callbacks:
+                callback.on_train_end(self)
         finally:
             self.progress.close()
             if previous is not None:
@@ -168,6 +195,8 @@ class Trainer:
             loss = self.loss_fn(out, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for callback in self.callbacks:
+                callback.after_backward(self)
             self.optimizer.step()
 
             n = len(y)
@@ -195,12 +224,13 @@ class Trainer:
             raise self._diverged()
         if self.classification:
             record["train_acc"] = self._correct.item() / max(self._count, 1)
-        if self.eval_loader is not None:
-            for key, value in evaluate(self.model, self.eval_loader, self.loss_fn, self.classification).items():
-                record[f"test_{key}"] = value
+        for prefix, loader in (("val", self.val_loader), ("test", self.test_loader)):
+            if loader is not None:
+                for key, value in evaluate(self.model, loader, self.loss_fn, self.classification).items():
+                    record[f"{prefix}_{key}"] = value
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         for callback in self.callbacks:
-            callback(self, record)
+            callback.on_epoch_end(self, record)
         self.seconds += time.perf_counter() - start
         record["seconds"] = round(self.seconds, 3)
         self.history.append(record)
@@ -208,7 +238,8 @@ class Trainer:
         self.epoch, self.batch = self.epoch + 1, 0
         self._reset_sums()
         self._append_metrics(record)
-        self.save()
+        if record["epoch"] % self.checkpoint_every == 0 or record["epoch"] == self.epochs or self.stop_training:
+            self.save()
 
     def _diverged(self) -> TrainingDiverged:
         kept = f"; the last good checkpoint is kept in {self.checkpoint_dir}" if self.checkpoint_dir else ""
@@ -218,13 +249,13 @@ class Trainer:
     # ---- files and signals ----------------------------------------------------------------
 
     def _write_metrics(self) -> None:
-        if self.out_dir is not None:
+        if self.metrics_path is not None:
             lines = "".join(json.dumps(r) + "\n" for r in self.history)
-            checkpoint.atomic_write_bytes(self.out_dir / "metrics.jsonl", lines.encode())
+            checkpoint.atomic_write_bytes(self.metrics_path, lines.encode())
 
     def _append_metrics(self, record: dict[str, Any]) -> None:
-        if self.out_dir is not None:
-            with (self.out_dir / "metrics.jsonl").open("a") as f:
+        if self.metrics_path is not None:
+            with self.metrics_path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
 
     def _catch_ctrl_c(self) -> Any:

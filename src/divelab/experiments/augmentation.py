@@ -1,0 +1,5 @@
+"""(being written)"""
+
+from divelab.experiment import Experiment
+
+EXPERIMENTS: list[Experiment] = []
