@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_list(args: argparse.Namespace) -> None:
     from divelab.experiments import EXPERIMENTS
 
-    rows = [{"name": e.name, "topic": e.topic, "description": e.description} for e in EXPERIMENTS.values()]
+    rows = [{"name": e.name, "topic": e.topic, "description": e.description, "headline": list(e.headline)}
+            for e in EXPERIMENTS.values()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return

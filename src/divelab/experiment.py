@@ -46,6 +46,7 @@ class Experiment:
     description: str
     config: type[RunConfig]
     fn: Callable[[Any, "RunContext"], dict[str, Any]]
+    headline: tuple[str, ...] = ("test_acc",)  # summary keys that carry the result
 
 
 @dataclass

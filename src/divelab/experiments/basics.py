@@ -217,8 +217,9 @@ def activations(cfg: ActivationsConfig, ctx: RunContext) -> dict[str, Any]:
 
 EXPERIMENTS = [
     Experiment("linreg-scratch", "basics", "linear regression from scratch on synthetic data; recovers w and b",
-               LinRegConfig, linreg_scratch),
-    Experiment("linreg", "basics", "linear regression with nn.Linear and torch.optim.SGD", LinRegConfig, linreg),
+               LinRegConfig, linreg_scratch, headline=("w_error", "b_error")),
+    Experiment("linreg", "basics", "linear regression with nn.Linear and torch.optim.SGD", LinRegConfig, linreg,
+               headline=("w_error", "b_error")),
     Experiment("softmax-scratch", "basics", "softmax regression on Fashion-MNIST from scratch",
                FashionConfig, softmax_scratch),
     Experiment("softmax", "basics", "softmax regression on Fashion-MNIST with nn.Linear and F.cross_entropy",
@@ -228,5 +229,6 @@ EXPERIMENTS = [
     Experiment("mlp", "basics", "one-hidden-layer MLP (256, ReLU) on Fashion-MNIST with nn layers",
                MLPConfig, mlp),
     Experiment("activations", "basics", "ReLU, sigmoid, tanh and their derivatives, by hand vs autograd",
-               ActivationsConfig, activations),
+               ActivationsConfig, activations,
+               headline=("relu_grad_max_error", "sigmoid_grad_max_error", "tanh_grad_max_error")),
 ]
