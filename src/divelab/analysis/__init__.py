@@ -1,0 +1,21 @@
+"""Tools that look inside training: per-layer gradient flow and activation statistics."""
+
+from divelab.analysis.layer_stats import (
+    LayerStats,
+    activation_stats,
+    gradient_norms,
+    plot_activation_std,
+    plot_gradient_norms,
+    plot_per_layer,
+    weight_layers,
+)
+
+__all__ = [
+    "LayerStats",
+    "activation_stats",
+    "gradient_norms",
+    "plot_activation_std",
+    "plot_gradient_norms",
+    "plot_per_layer",
+    "weight_layers",
+]
