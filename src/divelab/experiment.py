@@ -95,8 +95,9 @@ class RunContext:
         ``name=`` so their metrics and checkpoints are kept apart."""
         self.open()
         kwargs.setdefault("epochs", self.config.epochs)
+        kwargs.setdefault("progress", self.progress)
         return Trainer(model, loss_fn, optimizer, train_loader, test_loader, out_dir=self.out_dir,
-                       meta=self.meta, progress=self.progress, **kwargs)
+                       meta=self.meta, **kwargs)
 
     def fit(self, trainer: Trainer, title: str = "", curves: bool = True) -> list[dict[str, Any]]:
         """Train (resuming where a checkpoint exists, if asked), draw the training curves

@@ -527,12 +527,10 @@ class KFoldConfig(HighDimConfig):
 
 
 def folds_match_sklearn(folds: list[tuple[Tensor, Tensor]], n: int, k: int, shuffle: bool,
-                        seed: int | None) -> bool | None:
-    """Whether ``folds`` equal scikit-learn's ``KFold`` folds, index for index (None: not installed)."""
-    try:
-        from sklearn.model_selection import KFold
-    except ImportError:
-        return None
+                        seed: int | None) -> bool:
+    """Whether ``folds`` equal scikit-learn's ``KFold`` folds, index for index."""
+    from sklearn.model_selection import KFold  # imported here: it is slow to import and used only here
+
     theirs = list(KFold(n_splits=k, shuffle=shuffle, random_state=seed).split(np.zeros((n, 1))))
     return len(theirs) == len(folds) and all(
         np.array_equal(train.numpy(), their_train) and np.array_equal(val.numpy(), their_val)
@@ -558,15 +556,12 @@ def kfold(cfg: KFoldConfig, ctx: RunContext) -> dict[str, Any]:
     final = _train_setup(ctx, cfg, weight_decay_scratch(w0, b0, lambdas[chosen], cfg.lr), "final", X, y, test)
     match = folds_match_sklearn(folds, cfg.num_train, cfg.folds, cfg.shuffle, seed)
     _kfold_figure(ctx, lambdas, scores, chosen, cfg.folds)
-    summary: dict[str, Any] = {
+    return {
         "folds_match_sklearn": match, "fold_sizes": [len(val) for _, val in folds], "lambdas": lambdas,
         "cv_val_loss_mean": _rounded(mean), "cv_val_loss_std": _rounded(std),
         **{f"fold_val_loss_lambda_{lam:g}": _rounded(scores[i]) for i, lam in enumerate(lambdas)},
         "chosen_lambda": lambdas[chosen], "cv_val_loss": float(mean[chosen]),
         "train_loss": final["train_loss"], "test_loss": final["test_loss"]}
-    if match is None:
-        summary["sklearn"] = "not installed: folds not compared"
-    return summary
 
 
 def _kfold_figure(ctx: RunContext, lambdas: list[float], scores: np.ndarray, chosen: int, k: int) -> None:

@@ -63,11 +63,16 @@ class Progress:
                   f"loss {loss:.4f}  {samples_per_second:,.0f} samples/s", file=self.stream, flush=True)
 
     def end_epoch(self, record: dict[str, Any]) -> None:
+        """One line per epoch; for long runs of short epochs, about 20 lines in all."""
         if not self.enabled:
             return
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        every = max(1, self.epochs // 20)
+        epoch = record["epoch"]
+        if epoch % every and epoch not in (1, self.epochs):
+            return
         print(self.label + format_record({**record, "epochs": self.epochs}), file=self.stream, flush=True)
 
     def close(self) -> None:

@@ -179,6 +179,7 @@ class Trainer:
                 self._end_epoch()
             for callback in self.callbacks:
                 callback.on_train_end(self)
+            self.save()  # the final weights (e.g. the best epoch's, restored) are the checkpoint's
         finally:
             self.progress.close()
             if previous is not None:
