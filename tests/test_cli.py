@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import divelab
 from divelab.cli import main
@@ -163,3 +164,61 @@ def test_fresh_run_replaces_an_earlier_run_but_not_foreign_files(capsys, tmp_pat
     (mine / "holiday.png").write_bytes(b"x")  # a directory that is not a divelab run
     assert _run(capsys, "run", "activations", "--out", "mine", "--quiet")[0] == 0
     assert (mine / "holiday.png").exists() and (mine / "activations.png").exists()
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["run", "linreg", "--seed", "-1"], "seed must be between 0 and 2**63 - 1"),
+    (["run", "linreg", "--seed", "99999999999999999999999"], "seed must be between"),
+    (["run", "linreg", "--device", "cuda:x"], "device must be"),
+])
+def test_bad_seed_and_device_are_user_errors(capsys, argv, pattern):
+    code, _, err = _run(capsys, *argv)
+    _assert_user_error(code, err, pattern)
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    code, _, err = _run(capsys, "run", "linreg", "--out", "taken")
+    _assert_user_error(code, err, "is a file, not a directory")
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_corrupt_checkpoint_is_an_error_and_nothing_changes(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    state = json.loads((tmp_path / "prev/checkpoint/state.json").read_text())
+    tensors = tmp_path / "prev/checkpoint" / state["tensors"]
+    tensors.write_bytes(b"not safetensors")
+    before[tensors.relative_to(tmp_path)] = b"not safetensors"
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "5")
+    _assert_user_error(code, err, "cannot be read as safetensors")
+    _unchanged(tmp_path, before)
+
+
+def test_resume_cannot_shrink_epochs(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "1")
+    _assert_user_error(code, err, "has done 3 epochs")
+    _unchanged(tmp_path, before)
+
+
+def test_divergence_is_a_user_error(capsys, tmp_path):
+    code, _, err = _run(capsys, "run", "linreg", "--lr", "1e30", "--out", "boom", "--quiet")
+    _assert_user_error(code, err, "loss became NaN or infinite in epoch 1")
+    assert "checkpoint" not in err  # none was written before the first epoch ended
+
+
+def test_resume_through_the_api_matches_an_uninterrupted_run(fake_data, tmp_path):
+    """The scratch SGD keeps its state in JSON only: resume must still be exact."""
+    from safetensors.torch import load_file
+
+    def weights(run_dir):
+        state = json.loads((run_dir / "checkpoint/state.json").read_text())
+        tensors = load_file(run_dir / "checkpoint" / state["tensors"])
+        return {k: v for k, v in tensors.items() if k.startswith("s.model.")}
+
+    divelab.run("mlp-scratch", epochs=2, out=tmp_path / "a", progress=False)
+    divelab.run("mlp-scratch", epochs=1, out=tmp_path / "b", progress=False)
+    result = divelab.run("mlp-scratch", epochs=2, out=tmp_path / "b", resume=True, progress=False)
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in result.history] == [1, 2]

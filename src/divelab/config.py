@@ -36,7 +36,10 @@ class RunConfig:
             raise UserError(f"batch_size must be ≥ 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"lr must be a positive number, got {self.lr}")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+        if not 0 <= self.seed < 2**63:
+            raise UserError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not (
+                self.device.startswith("cuda:") and self.device[5:].isdigit()):
             raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 

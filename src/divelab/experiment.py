@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from divelab.config import RunConfig, to_dict
+from divelab.errors import UserError
 from divelab.report import figures
 from divelab.train import checkpoint
 from divelab.train.checkpoint import atomic_write_json
@@ -73,8 +74,14 @@ class RunContext:
         """
         if self._opened:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if not self.resume and _is_run_dir(self.out_dir):
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the output directory {self.out_dir} ({exc.strerror}); "
+                            "choose another --out") from None
+        if self.resume:
+            (self.out_dir / "summary.json").unlink(missing_ok=True)  # unfinished again until it ends
+        elif _is_run_dir(self.out_dir):
             for name in RUN_FILES:
                 (self.out_dir / name).unlink(missing_ok=True)
             for png in self.out_dir.glob("*.png"):

@@ -33,7 +33,7 @@ from divelab.train import checkpoint
 from divelab.train.checkpoint import atomic_write_json
 
 # settings a resumed run may change; anything else must match the checkpoint
-RESUMABLE_CHANGES = ("epochs", "device")
+RESUMABLE_CHANGES = ("epochs", "device", "data_dir")
 
 
 @dataclass
@@ -62,6 +62,9 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {name} asked for, but PyTorch {torch.__version__} sees no CUDA GPU; "
                         "use --device cpu (or auto)")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise UserError(f"--device {name} asked for, but there are only {torch.cuda.device_count()} CUDA GPU(s); "
+                        f"use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UserError("--device mps asked for, but the MPS backend is not available; use --device cpu")
     return torch.device(name)
@@ -80,19 +83,40 @@ def set_threads() -> None:
 
 
 def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -> RunConfig:
-    """The checkpoint's config with the allowed overrides; any other change is an error."""
-    found = checkpoint.find(out_dir)
-    meta = checkpoint.read_state_json(found or out_dir / "checkpoint")["state"].get("meta", {})
+    """The checkpoint's config with the allowed overrides; any other change is an error.
+
+    The whole checkpoint is read here, before anything is written, so a corrupt one is
+    reported while the run directory is still untouched.
+    """
+    found = checkpoint.find(out_dir) or out_dir / "checkpoint"
+    state = checkpoint.load(found)
+    meta, position = state.get("meta"), state.get("position")
+    if not isinstance(meta, dict) or not isinstance(position, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"checkpoint in {found} lacks its run description; delete it and start afresh")
     if meta.get("experiment") != exp.name:
         raise CheckpointError(f"{out_dir} holds a run of {meta.get('experiment')!r}, not {exp.name!r}; "
                               "choose another --out directory")
-    saved = {k: v for k, v in meta.get("config", {}).items() if v is not None}
+    saved = meta["config"]
     config = build_config(exp.config, {**saved, **overrides})
     for key in overrides:
         if key not in RESUMABLE_CHANGES and getattr(config, key) != saved.get(key):
             raise UserError(f"cannot change {key} when resuming (the run used {saved.get(key)!r}); "
                             "drop the setting or start a new run with another --out")
+    done = int(position.get("epoch", 1)) - 1
+    if config.epochs < done:
+        raise UserError(f"the run in {out_dir} has done {done} epochs; --epochs {config.epochs} cannot undo them")
     return config
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output location that cannot hold a run, before any work is done."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file, not a directory; choose another location")
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {probe}; choose another --out directory")
 
 
 def _check_fresh_start(out_dir: Path) -> None:
@@ -124,6 +148,7 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
     """
     exp = get_experiment(name)
     out_dir = Path(out) if out is not None else Path("runs") / name
+    _check_out_dir(out_dir)
     if resume:
         config = _resumed_config(exp, out_dir, settings)
     else:
@@ -158,6 +183,8 @@ def load_run(directory: str | Path) -> RunResult:
             if (directory / "metrics.jsonl").is_file() else []
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{directory} has an unreadable run file ({exc})") from None
+    if not isinstance(summary, dict) or not all(isinstance(r, dict) for r in history):
+        raise UserError(f"{directory} has run files that are not divelab's (summary.json, metrics.jsonl)")
     figures = sorted(directory.glob("*.png"))
     return RunResult(str(summary.get("experiment", directory.name)), directory, summary, history, figures)
 

@@ -38,13 +38,14 @@ def test_linreg_twins_agree(tmp_path):
     """Same data, optimizer and loss: scratch and library models reach the same solution."""
     a = divelab.run("linreg", out=tmp_path / "a", progress=False).summary
     b = divelab.run("linreg-scratch", out=tmp_path / "b", progress=False).summary
-    assert a["w"] == pytest.approx(b["w"], abs=1e-3) and a["b"] == pytest.approx(b["b"], abs=1e-3)
+    for key in ("w1", "w2", "b"):
+        assert a[key] == pytest.approx(b[key], abs=1e-3)
 
 
 def test_activation_derivatives_match_autograd(tmp_path):
     summary = divelab.run("activations", out=tmp_path / "act", progress=False).summary
     for name in ("relu", "sigmoid", "tanh"):
-        assert summary[f"{name}_grad_max_error"] < 1e-12
+        assert summary[f"{name}_grad_max_error"] < 1e-12  # float64: a few units of rounding
 
 
 def test_classifiers_learn_the_fake_task(fake_data, tmp_path):

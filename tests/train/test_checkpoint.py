@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,16 +47,24 @@ def test_only_the_latest_tensor_file_is_kept(tmp_path):
 
 def test_crash_while_writing_tensors_keeps_previous_checkpoint(tmp_path, monkeypatch):
     checkpoint.save(tmp_path, _state(1.0), tag="good")
+    real_replace = os.replace
 
-    def crash(tensors, path):
-        with open(path, "wb") as f:
-            f.write(b"half a file")
-        raise KeyboardInterrupt  # killed mid-write
+    def killed_before_rename(src, dst):
+        if Path(dst).name.startswith("tensors-"):
+            raise KeyboardInterrupt  # the temporary file is fully written, the rename never happens
+        return real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint, "save_file", crash)
+    monkeypatch.setattr(checkpoint.os, "replace", killed_before_rename)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(tmp_path, _state(2.0), tag="bad")
+    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
     assert checkpoint.load(tmp_path)["model"]["w"][0, 0].item() == 1.0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_stray_temporary_files_are_cleaned_by_the_next_save(tmp_path):
+    (tmp_path / ".tensors-x.safetensors.abc.tmp").write_bytes(b"half")
+    checkpoint.save(tmp_path, _state(1.0), tag="a")
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -98,7 +107,8 @@ def test_tensor_file_outside_the_directory_is_refused(tmp_path):
         checkpoint.load(tmp_path)
 
 
-@pytest.mark.parametrize("content", ["{not json", "[]", json.dumps({"format": 99, "tensors": "x"})])
+@pytest.mark.parametrize("content", ["{not json", "[]", json.dumps({"format": 99, "tensors": "x"}),
+                                     json.dumps({"format": checkpoint.FORMAT, "tensors": "t.safetensors"})])
 def test_corrupt_state_json_is_refused(tmp_path, content):
     (tmp_path / "state.json").write_text(content)
     with pytest.raises(CheckpointError):

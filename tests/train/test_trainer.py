@@ -110,7 +110,7 @@ def test_resume_with_another_model_is_refused(tmp_path):
     _trainer(tmp_path, epochs=1).fit()
     other = _trainer(tmp_path, epochs=2)
     other.model = nn.Sequential(nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 3))
-    with pytest.raises(checkpoint.CheckpointError, match="does not match this model"):
+    with pytest.raises(checkpoint.CheckpointError, match="does not match this run"):
         other.fit(resume=True)
 
 

@@ -70,7 +70,8 @@ def _linreg(cfg: LinRegConfig, ctx: RunContext, model: nn.Module, optimizer: Any
     w = weight.detach().reshape(-1).cpu()
     b = bias.detach().reshape(-1)[0].item()
     last = history[-1] if history else {}
-    return {"w": w.tolist(), "b": b, "w_error": (w - true_w).abs().max().item(), "b_error": abs(b - TRUE_B),
+    return {"w1": w[0].item(), "w2": w[1].item(), "b": b, "w_error": (w - true_w).abs().max().item(),
+            "b_error": abs(b - TRUE_B),
             "train_loss": last.get("train_loss"), "test_loss": last.get("test_loss")}
 
 
@@ -191,21 +192,24 @@ class ActivationsConfig(RunConfig):
 
 
 def activations(cfg: ActivationsConfig, ctx: RunContext) -> dict[str, Any]:
-    """ReLU, sigmoid, tanh and their hand-written derivatives, checked against autograd."""
+    """ReLU, sigmoid, tanh and their hand-written derivatives, checked against autograd of
+    the PyTorch functions (``torch.relu`` …) on a float64 grid."""
     x = torch.linspace(cfg.x_min, cfg.x_max, cfg.points, dtype=torch.float64)
-    pairs = {"relu": (scratch.relu, scratch.relu_grad), "sigmoid": (scratch.sigmoid, scratch.sigmoid_grad),
-             "tanh": (scratch.tanh, scratch.tanh_grad)}
+    # name: (scratch function, its derivative by hand, the PyTorch twin whose autograd is the reference)
+    pairs = {"relu": (scratch.relu, scratch.relu_grad, torch.relu),
+             "sigmoid": (scratch.sigmoid, scratch.sigmoid_grad, torch.sigmoid),
+             "tanh": (scratch.tanh, scratch.tanh_grad, torch.tanh)}
     fig, axes = new_figure(ncols=len(pairs), nrows=2, size=(3.6, 2.8))
     summary: dict[str, Any] = {}
-    for col, (name, (fn, grad_fn)) in enumerate(pairs.items()):
+    for col, (name, (fn, grad_fn, twin)) in enumerate(pairs.items()):
         leaf = x.clone().requires_grad_(True)
-        (autograd,) = torch.autograd.grad(fn(leaf).sum(), leaf)
+        (autograd,) = torch.autograd.grad(twin(leaf).sum(), leaf)
         by_hand = grad_fn(x)
         summary[f"{name}_grad_max_error"] = (by_hand - autograd).abs().max().item()
         axes[0][col].plot(x, fn(x), color="C0")
         axes[0][col].set_title(name)
         axes[1][col].plot(x, by_hand, color="C1", label="by hand")
-        axes[1][col].plot(x, autograd, color="k", linestyle=":", label="autograd")
+        axes[1][col].plot(x, autograd, color="k", linestyle=":", label=f"autograd of torch.{name}")
         axes[1][col].set_title(f"d {name} / dx")
         axes[1][col].legend(fontsize=7)
         for ax in (axes[0][col], axes[1][col]):

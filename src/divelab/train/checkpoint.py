@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from divelab.errors import CheckpointError
 
@@ -31,7 +32,8 @@ FORMAT = 1
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``data`` to ``path`` durably: a temporary file in the same directory, fsync,
+    rename, fsync of the directory. Readers see the old content or the new, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -43,6 +45,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` survive a power loss (a no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -96,7 +113,7 @@ def rng_state() -> dict[str, Any]:
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():
+    if torch.cuda.is_initialized():  # only if this process uses CUDA: never start a context for it
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
@@ -107,7 +124,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
@@ -119,18 +136,13 @@ def save(directory: Path, state: dict[str, Any], tag: str) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, "s", tensors)
     tensor_file = f"tensors-{tag}-{os.urandom(4).hex()}.safetensors"  # never reuse the live file's name
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{tensor_file}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, directory / tensor_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(directory / tensor_file, safetensors_bytes(tensors))
     atomic_write_json(directory / STATE_FILE, {"format": FORMAT, "tensors": tensor_file, "state": skeleton})
     for old in directory.glob("tensors-*.safetensors"):
         if old.name != tensor_file:
             old.unlink(missing_ok=True)
+    for stray in directory.glob(".*.tmp"):  # left by a process killed while writing
+        stray.unlink(missing_ok=True)
 
 
 def find(run_dir: Path) -> Path | None:
@@ -153,6 +165,8 @@ def read_state_json(directory: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is corrupt ({exc}); delete {directory} and start afresh") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("tensors"), str):
         raise CheckpointError(f"checkpoint {path} is not a divelab checkpoint of format {FORMAT}")
+    if not isinstance(doc.get("state"), dict):
+        raise CheckpointError(f"checkpoint {path} holds no state; delete {directory} and start afresh")
     if Path(doc["tensors"]).name != doc["tensors"]:
         raise CheckpointError(f"checkpoint {path} names a tensor file outside its directory")
     return doc

@@ -47,7 +47,7 @@ class Progress:
                              unit="batch", file=self.stream, leave=False, dynamic_ncols=True)
 
     def update(self, done: int, samples_per_second: float, loss: float) -> None:
-        """``done`` batches of this epoch are finished; ``loss`` is the latest batch loss."""
+        """``done`` batches of this epoch are finished; ``loss`` is the epoch's running mean."""
         if not self.enabled:
             return
         if self._bar is not None:

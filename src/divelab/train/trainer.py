@@ -142,28 +142,31 @@ class Trainer:
             checkpoint.save(self.checkpoint_dir, self.state(), tag=f"{self.epoch:04d}-{self.batch:06d}")
 
     def restore(self) -> None:
-        """Continue from the checkpoint in ``out_dir`` (model, optimizer, RNGs, position)."""
+        """Continue from the checkpoint in ``out_dir`` (model, optimizer, RNGs, callbacks, position)."""
         if self.checkpoint_dir is None:
             raise UserError("cannot resume a run that has no output directory")
         state = checkpoint.load(self.checkpoint_dir)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
+            if len(state["callbacks"]) != len(self.callbacks):
+                raise ValueError("it was made with other callbacks")
+            for callback, callback_state in zip(self.callbacks, state["callbacks"]):
+                callback.load_state_dict(callback_state)
+            checkpoint.set_rng_state(state["rng"])
+            pos = state["position"]
+            self.stop_training = bool(pos["stop_training"])
+            self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
+            self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
+            self.history = list(state["history"])
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise checkpoint.CheckpointError(
-                f"checkpoint in {self.checkpoint_dir} does not match this model ({first}); "
+                f"checkpoint in {self.checkpoint_dir} does not match this run ({first}); "
                 "use a new --out directory or delete the old run") from None
-        checkpoint.set_rng_state(state["rng"])
-        if len(state["callbacks"]) != len(self.callbacks):
-            raise checkpoint.CheckpointError(f"checkpoint in {self.checkpoint_dir} was made with other callbacks")
-        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
-            callback.load_state_dict(callback_state)
-        pos = state["position"]
-        self.stop_training = bool(pos["stop_training"])
-        self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
-        self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
-        self.history = list(state["history"])
+        if self.epochs < self.epoch - 1:
+            raise UserError(f"the run in {self.out_dir} has done {self.epoch - 1} epochs; "
+                            f"--epochs {self.epochs} cannot undo them (give at least {self.epoch - 1})")
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -171,6 +174,7 @@ class Trainer:
         """Train until ``epochs`` are done; returns the per-epoch records."""
         if resume:
             self.restore()
+        self._stop_requested = False
         self._write_metrics()
         previous = self._catch_ctrl_c()
         try:
@@ -178,8 +182,7 @@ class Trainer:
                 self._train_epoch()
                 self._end_epoch()
             for callback in self.callbacks:
-                callback.on_train_end(self)
-            self.save()  # the final weights (e.g. the best epoch's, restored) are the checkpoint's
+                callback.on_train_end(self)  # the checkpoint keeps the training state, not this
         finally:
             self.progress.close()
             if previous is not None:
@@ -208,11 +211,14 @@ class Trainer:
             self.batch += 1
             seen += n
             if self.batch % self.log_every == 0 or self.batch == len(self.train_loader):
-                value = loss.item()  # the one device sync in every `log_every` batches
-                if not math.isfinite(value):
+                # one device sync per `log_every` batches; the running sum covers every batch
+                running_loss = self._loss_sum.item() / self._count
+                if not math.isfinite(running_loss):
                     raise self._diverged()
-                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), value)
+                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), running_loss)
             if self._stop_requested:
+                if not math.isfinite(self._loss_sum.item()):
+                    raise self._diverged()  # never checkpoint weights a NaN has reached
                 self.seconds += time.perf_counter() - start
                 self.save()
                 raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
@@ -243,9 +249,13 @@ class Trainer:
             self.save()
 
     def _diverged(self) -> TrainingDiverged:
-        kept = f"; the last good checkpoint is kept in {self.checkpoint_dir}" if self.checkpoint_dir else ""
-        return TrainingDiverged(f"the loss became NaN or infinite in epoch {self.epoch} (by batch {self.batch}){kept}; "
-                                "lower the learning rate (--lr) and run again")
+        directory = self.checkpoint_dir
+        kept = ""
+        if directory is not None and (directory / checkpoint.STATE_FILE).is_file():
+            kept = f"; the last good checkpoint is kept in {directory}"
+        return TrainingDiverged(
+            f"the loss became NaN or infinite in epoch {self.epoch} (by batch {self.batch}){kept}; "
+            "run again with a lower --lr and another --out (or delete the old run)")
 
     # ---- files and signals ----------------------------------------------------------------
 
