@@ -17,9 +17,3 @@ def run(name: str, **kwargs):  # noqa: ANN201 - thin lazy wrapper, see divelab.r
 
     return _run(name, **kwargs)
 
-
-def list_experiments() -> list[str]:
-    """Names of all registered experiments."""
-    from divelab.experiments import EXPERIMENTS
-
-    return list(EXPERIMENTS)
