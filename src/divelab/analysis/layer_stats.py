@@ -75,7 +75,8 @@ class LayerStats(Callback):
     """Trainer callback: per-layer gradient norms and activation statistics, per epoch.
 
     After each backward pass it reads the ``.grad`` of the weight of each of ``layers``
-    (default: :func:`weight_layers`); during each training forward pass, hooks on
+    (default: :func:`weight_layers`) — as left by the callbacks before it in the list, so put
+    it before a ``GradClip`` to see unclipped norms; during each training forward pass, hooks on
     ``activations`` (default: the same layers) take the mean and std of their outputs. Sums
     stay on the device (no sync per batch).
 
