@@ -1,4 +1,4 @@
-"""Twin tests for the scratch dropout MLP against ``divelab.models.DropoutMLP`` (nn layers).
+"""Twin tests for the scratch dropout MLP against ``divelab.models.MLP`` with dropouts (nn layers).
 
 Weights are passed to both models as inputs (``functional_call``), so ``assert_twin``
 copies the same float64 tensors into each and compares the gradients they receive.
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from divelab.models.dropout_mlp import DropoutMLP
+from divelab.models import MLP
 from divelab.scratch.dropout_mlp import DropoutMLPScratch
 from divelab.scratch.softmax import cross_entropy
 from tests.twin import assert_twin
@@ -47,7 +47,7 @@ def parameter_names(num_hidden: int) -> dict[str, str]:
 def make_pair(hidden, dropouts, num_inputs=12, num_outputs=4):
     torch.manual_seed(0)
     mine = DropoutMLPScratch(num_inputs, hidden, num_outputs, dropouts, std=0.5).double()
-    theirs = DropoutMLP(num_inputs, hidden, num_outputs, dropouts).double()
+    theirs = MLP(num_inputs, hidden, num_outputs, dropouts=dropouts).double()
     names = parameter_names(len(hidden))
     weights = [getattr(mine, "weights" if n.startswith("w") else "biases")[int(n.split(".")[1])] for n in names]
     return mine, theirs, names, weights
@@ -143,7 +143,7 @@ def test_zero_dropout_in_train_mode_is_the_plain_mlp():
 
 
 def test_defaults_are_the_course_network():
-    mine, theirs = DropoutMLPScratch(), DropoutMLP()
+    mine, theirs = DropoutMLPScratch(), MLP(784, (256, 256), 10, dropouts=(0.2, 0.5))
     assert mine.dropouts == (0.2, 0.5)
     assert [tuple(w.shape) for w in mine.weights] == [(256, 784), (256, 256), (10, 256)]
     assert sum(p.numel() for p in mine.parameters()) == sum(p.numel() for p in theirs.parameters())

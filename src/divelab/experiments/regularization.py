@@ -29,7 +29,7 @@ from divelab.config import RunConfig
 from divelab.data import TensorLoader, fashion_mnist, split
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.models.dropout_mlp import DropoutMLP
+from divelab.models import MLP
 from divelab.models.mlp import MLP
 from divelab.report.figures import new_figure
 from divelab.scratch.dropout_mlp import DropoutMLPScratch
@@ -180,7 +180,7 @@ def dropout_scratch(cfg: DropoutConfig, ctx: RunContext) -> dict[str, Any]:
 
 def dropout(cfg: DropoutConfig, ctx: RunContext) -> dict[str, Any]:
     def build(dropouts: tuple[float, float]) -> nn.Module:
-        return DropoutMLP(784, (cfg.hidden1, cfg.hidden2), 10, dropouts)
+        return MLP(784, (cfg.hidden1, cfg.hidden2), 10, dropouts=dropouts)
 
     return _dropout_comparison(cfg, ctx, build, F.cross_entropy,
                                lambda params: torch.optim.SGD(params, lr=cfg.lr))

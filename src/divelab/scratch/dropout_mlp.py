@@ -24,7 +24,7 @@ class DropoutMLPScratch(nn.Module):
     defaults are d2l's: hidden (256, 256), dropouts (0.2, 0.5), weights ~ N(0, std²).
     Hidden weights live in ``weights[k]`` / ``biases[k]``, the output layer's last.
 
-    Twin: divelab.models.dropout_mlp.DropoutMLP (nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout)
+    Twin: divelab.models.MLP with dropouts (nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout)
     """
 
     def __init__(self, num_inputs: int = 784, hidden: Sequence[int] = (256, 256), num_outputs: int = 10,

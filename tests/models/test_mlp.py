@@ -1,14 +1,14 @@
-"""DropoutMLP: the course's layer layout and initialisation, dropout on in train mode only."""
+"""MLP with dropout: the course's layer layout and initialisation, dropout on in train mode only."""
 
 import pytest
 import torch
 from torch import nn
 
-from divelab.models.dropout_mlp import DropoutMLP
+from divelab.models import MLP
 
 
 def test_layers_are_linear_relu_dropout_per_hidden_layer():
-    model = DropoutMLP(784, (256, 128), 10, (0.2, 0.5))
+    model = MLP(784, (256, 128), 10, dropouts=(0.2, 0.5))
     kinds = [type(m) for m in model.net]
     assert kinds == [nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
     assert [m.p for m in model.net if isinstance(m, nn.Dropout)] == [0.2, 0.5]
@@ -18,7 +18,7 @@ def test_layers_are_linear_relu_dropout_per_hidden_layer():
 
 def test_initialisation_is_normal_with_std_0_01_and_zero_bias():
     torch.manual_seed(0)
-    model = DropoutMLP()
+    model = MLP(784, (256, 256), 10, dropouts=(0.2, 0.5))
     first = model.net[1]
     assert first.weight.std().item() == pytest.approx(0.01, rel=0.01)  # 200,704 draws: ±1% is 6σ
     assert abs(first.weight.mean().item()) < 1e-4
@@ -27,7 +27,7 @@ def test_initialisation_is_normal_with_std_0_01_and_zero_bias():
 
 def test_dropout_only_in_train_mode():
     torch.manual_seed(0)
-    model = DropoutMLP(12, (64, 64), 4, (0.5, 0.5))
+    model = MLP(12, (64, 64), 4, dropouts=(0.5, 0.5))
     nn.init.normal_(model.net[1].weight, std=0.5)  # bigger weights, so outputs differ visibly
     x = torch.randn(6, 12)
     model.train()
@@ -37,7 +37,7 @@ def test_dropout_only_in_train_mode():
 
 
 def test_zero_dropout_is_deterministic_in_train_mode():
-    model = DropoutMLP(12, (8,), 4, (0.0,))
+    model = MLP(12, (8,), 4, dropouts=(0.0,))
     x = torch.randn(6, 12)
     model.train()
     assert torch.equal(model(x), model(x))
@@ -45,4 +45,4 @@ def test_zero_dropout_is_deterministic_in_train_mode():
 
 def test_one_probability_per_hidden_layer():
     with pytest.raises(ValueError, match="one dropout probability per hidden layer"):
-        DropoutMLP(784, (256, 256), 10, (0.5,))
+        MLP(784, (256, 256), 10, dropouts=(0.5,))
