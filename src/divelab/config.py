@@ -43,6 +43,13 @@ class RunConfig:
             raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 
+@dataclass
+class FashionConfig(RunConfig):
+    """Settings of an experiment on Fashion-MNIST; ``data_dir`` overrides where the data is looked for."""
+
+    data_dir: str | None = None
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """Split ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``."""
     out: dict[str, str] = {}

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from divelab.config import RunConfig
+from divelab.config import FashionConfig
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data.augment import Augment, AugmentedLoader
 from divelab.errors import UserError
@@ -38,7 +38,7 @@ RUNS = ("plain", "augmented")
 
 
 @dataclass
-class AugmentationConfig(RunConfig):
+class AugmentationConfig(FashionConfig):
     """A ``train_size`` subset; SGD with momentum, its learning rate decayed from ``lr`` to 0
     along a cosine over the epochs (so both runs end settled, not mid-oscillation, and
     their final accuracies can be compared); the augmentation settings of :class:`Augment`.
@@ -59,7 +59,6 @@ class AugmentationConfig(RunConfig):
     scale_min: float = 0.95
     scale_max: float = 1.05
     translate: float = 0.0
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import RunConfig
+from divelab.config import FashionConfig
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -37,7 +37,7 @@ from divelab.train.trainer import TrainingDiverged
 
 
 @dataclass
-class BackpropConfig(RunConfig):
+class BackpropConfig(FashionConfig):
     """The course's MLP (784-``hidden``-10, d2l's N(0, 0.01²) init, SGD lr 0.1, batch 256).
 
     ``twin_steps`` SGD steps are taken side by side with the autograd twin before training.
@@ -46,7 +46,6 @@ class BackpropConfig(RunConfig):
     hidden: int = 256
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
     twin_steps: int = 6
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()

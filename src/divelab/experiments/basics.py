@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab import scratch
-from divelab.config import RunConfig
+from divelab.config import FashionConfig, RunConfig
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data.synthetic import linear_data
 from divelab.errors import UserError
@@ -103,13 +103,6 @@ def linreg(cfg: LinRegConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 # ---- classification on Fashion-MNIST --------------------------------------------------------
-
-@dataclass
-class FashionConfig(RunConfig):
-    """Fashion-MNIST classification; ``data_dir`` overrides where the data is looked for."""
-
-    data_dir: str | None = None
-
 
 @dataclass
 class MLPConfig(FashionConfig):

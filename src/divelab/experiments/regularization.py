@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import RunConfig
+from divelab.config import FashionConfig
 from divelab.data import TensorLoader, fashion_mnist, split
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -67,7 +67,7 @@ def _measure(model: nn.Module, loader: TensorLoader, loss_fn: Any) -> dict[str, 
 # ---- dropout --------------------------------------------------------------------------------
 
 @dataclass
-class DropoutConfig(RunConfig):
+class DropoutConfig(FashionConfig):
     """d2l's dropout network on a ``train_size`` subset of Fashion-MNIST.
 
     d2l trains on all 60,000 images (10 epochs, lr 0.5, batch 256), where the network
@@ -81,7 +81,6 @@ class DropoutConfig(RunConfig):
     epochs: int = 100
     batch_size: int = 32
     lr: float = 0.05
-    data_dir: str | None = None
     train_size: int = 3000
     hidden1: int = 256
     hidden2: int = 256
@@ -189,7 +188,7 @@ def dropout(cfg: DropoutConfig, ctx: RunContext) -> dict[str, Any]:
 # ---- early stopping -------------------------------------------------------------------------
 
 @dataclass
-class EarlyStoppingConfig(RunConfig):
+class EarlyStoppingConfig(FashionConfig):
     """A two-hidden-layer MLP on ``subset_size`` training images, ``val_fraction`` of them
     held out for validation (2,000 train + 1,000 validation by default).
 
@@ -201,7 +200,6 @@ class EarlyStoppingConfig(RunConfig):
     epochs: int = 60
     batch_size: int = 16
     lr: float = 0.05
-    data_dir: str | None = None
     subset_size: int = 3000
     val_fraction: float = 1 / 3
     hidden: int = 256

@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 
 from divelab.analysis.layer_stats import LayerStats, activation_stats, draw_per_layer, gradient_norms, weight_layers
-from divelab.config import RunConfig
+from divelab.config import FashionConfig
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -93,7 +93,7 @@ TWINNED = ("ReLU, He normal", "ReLU, He uniform", "tanh, Xavier normal", "tanh, 
 
 
 @dataclass
-class InitConfig(RunConfig):
+class InitConfig(FashionConfig):
     """``samples`` Fashion-MNIST images through ``depth`` layers of ``width`` units (no training).
 
     Each scheme is drawn ``draws`` times with the scratch init and ``draws`` times with
@@ -107,7 +107,6 @@ class InitConfig(RunConfig):
     width: int = 128
     samples: int = 256
     draws: int = 10
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -238,7 +237,7 @@ REGIMES: dict[str, tuple[str, type[nn.Module], InitFn, bool]] = {
 
 
 @dataclass
-class GradFlowConfig(RunConfig):
+class GradFlowConfig(FashionConfig):
     """A ``depth``-layer MLP of ``width`` units per regime. Gradient norms are measured at
     initialisation on ``probe_batches`` training batches (averaged); then each regime trains
     for ``epochs`` epochs (SGD, ``lr``). Width 32 keeps it cheap (about 5 s per epoch for all
@@ -251,7 +250,6 @@ class GradFlowConfig(RunConfig):
     depth: int = 20
     width: int = 32
     probe_batches: int = 4
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -342,7 +340,7 @@ def _grad_flow_figure(ctx: RunContext, norms: dict[str, list[float]], histories:
 # ---- batch norm: LeNet with and without ------------------------------------------------------
 
 @dataclass
-class BatchNormConfig(RunConfig):
+class BatchNormConfig(FashionConfig):
     """LeNet on Fashion-MNIST, as d2l: batch 256, SGD with ``lr`` 1.0 with batch norm and
     ``lr_no_bn`` 0.9 without, 10 epochs, both from the same conv and Linear weights.
     ``target_acc`` is the test accuracy whose first epoch is reported. One epoch takes ~3 s
@@ -355,7 +353,6 @@ class BatchNormConfig(RunConfig):
     lr: float = 1.0
     lr_no_bn: float = 0.9
     target_acc: float = 0.80
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -448,7 +445,7 @@ class RowRNN(nn.Module):
 
 
 @dataclass
-class GradClipConfig(RunConfig):
+class GradClipConfig(FashionConfig):
     """``RowRNN`` with ``hidden`` units trained by SGD at ``lr`` 0.5, twice from the same
     initial weights: gradients clipped to global norm ``max_norm`` (scratch clip) and not.
     ~4 s per epoch and run on 2 CPU cores: 3 epochs of both take about 30 s.
@@ -459,7 +456,6 @@ class GradClipConfig(RunConfig):
     lr: float = 0.5
     hidden: int = 128
     max_norm: float = 1.0
-    data_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()
