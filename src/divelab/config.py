@@ -42,12 +42,63 @@ class RunConfig:
                 self.device.startswith("cuda:") and self.device[5:].isdigit()):
             raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
+    def resumable(self) -> tuple[str, ...]:
+        """Settings a resumed run may change; any other change is refused."""
+        return ("epochs", "device", "data_dir")
+
 
 @dataclass
 class FashionConfig(RunConfig):
     """Settings of an experiment on Fashion-MNIST; ``data_dir`` overrides where the data is looked for."""
 
     data_dir: str | None = None
+
+
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+ScheduleName = Literal["constant", "step", "exponential", "cosine", "warmup_cosine", "warmup_linear"]
+
+
+@dataclass
+class OptimConfig(RunConfig):
+    """Which optimiser and learning-rate schedule train the model (``divelab.train.optim`` builds them).
+
+    ``momentum`` is used by ``momentum`` and ``nesterov`` (SGD with heavy-ball or Nesterov
+    momentum); ``weight_decay`` by all (decoupled for ``adamw``, an L2 term otherwise).
+    Schedules are planned over the whole run, in updates: ``step`` multiplies the lr by
+    ``gamma`` at each third of the run, ``exponential`` decays it smoothly to ``gamma`` × lr
+    at the end, ``cosine`` anneals it to 0, ``warmup_*`` first ramp it up linearly over
+    ``warmup_epochs``. Adaptive optimisers want a smaller lr than SGD (Adam: ``--lr 0.001``).
+    """
+
+    optimizer: OptimizerName = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: ScheduleName = "constant"
+    gamma: float = 0.1
+    warmup_epochs: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise UserError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
+        if not 0 < self.gamma <= 1:
+            raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.warmup_epochs < 0:
+            raise UserError(f"warmup_epochs must be ≥ 0, got {self.warmup_epochs}")
+        if self.schedule.startswith("warmup") and self.warmup_epochs > self.epochs:
+            raise UserError(f"warmup_epochs ({self.warmup_epochs}) cannot exceed epochs ({self.epochs})")
+
+    def resumable(self) -> tuple[str, ...]:
+        # a schedule is planned over the whole run: more epochs would change its shape mid-way
+        changes = super().resumable()
+        return changes if self.schedule == "constant" else tuple(c for c in changes if c != "epochs")
+
+
+@dataclass
+class FashionOptimConfig(FashionConfig, OptimConfig):
+    """Settings of a Fashion-MNIST experiment whose optimiser and schedule are chosen by name."""
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

@@ -32,9 +32,6 @@ from divelab.experiments import EXPERIMENTS
 from divelab.train import checkpoint
 from divelab.train.checkpoint import atomic_write_json
 
-# settings a resumed run may change; anything else must match the checkpoint
-RESUMABLE_CHANGES = ("epochs", "device", "data_dir")
-
 
 @dataclass
 class RunResult:
@@ -99,9 +96,10 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
     saved = meta["config"]
     config = build_config(exp.config, {**saved, **overrides})
     for key in overrides:
-        if key not in RESUMABLE_CHANGES and getattr(config, key) != saved.get(key):
-            raise UserError(f"cannot change {key} when resuming (the run used {saved.get(key)!r}); "
-                            "drop the setting or start a new run with another --out")
+        if key not in config.resumable() and getattr(config, key) != saved.get(key):
+            why = " (its learning-rate schedule is planned over the whole run)" if key == "epochs" else ""
+            raise UserError(f"cannot change {key} when resuming{why}; the run used {saved.get(key)!r}. "
+                            "Drop the setting or start a new run with another --out")
     done = int(position.get("epoch", 1)) - 1
     if config.epochs < done:
         raise UserError(f"the run in {out_dir} has done {done} epochs; --epochs {config.epochs} cannot undo them")

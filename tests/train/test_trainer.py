@@ -1,6 +1,7 @@
 """The trainer: exact resume (between and within epochs), Ctrl-C, divergence, metrics file."""
 
 import json
+import math
 import os
 import signal
 
@@ -118,3 +119,49 @@ def test_without_out_dir_nothing_is_written(tmp_path):
     trainer = _trainer(None, epochs=1)
     trainer.fit()
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- learning-rate schedules: stepped per update, checkpointed, resumed exactly ----------------
+
+def _scheduled_trainer(out_dir, scratch, loss_fn=F.cross_entropy):
+    """Adam with a warm-up + cosine schedule (torch's or the scratch twins), 2 epochs of 10 batches."""
+    from divelab.config import OptimConfig
+    from divelab.train.optim import build_optimizer, build_schedule
+
+    trainer = _trainer(out_dir, epochs=2, loss_fn=loss_fn)
+    cfg = OptimConfig(epochs=2, lr=0.01, optimizer="adam", schedule="warmup_cosine", warmup_epochs=0.5)
+    trainer.optimizer = build_optimizer(cfg, trainer.model.parameters(), scratch=scratch)
+    trainer.scheduler = build_schedule(cfg, trainer.optimizer, len(trainer.train_loader), scratch=scratch)
+    return trainer
+
+
+@pytest.mark.parametrize("scratch", [False, True], ids=["torch", "scratch"])
+def test_scheduler_steps_per_update_and_resumes_mid_epoch_exactly(tmp_path, scratch):
+    straight = _scheduled_trainer(tmp_path / "a", scratch)
+    straight.fit()
+    # 20 updates planned; after the last one the cosine has reached 0
+    assert straight.history[0]["lr"] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * 5 / 15)))
+    assert straight.history[1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+    calls = {"n": 0}
+
+    def interrupting_loss(out, y):
+        calls["n"] += 1
+        if calls["n"] == 7:  # batch 7 of epoch 1: inside the cosine part, after the warm-up
+            os.kill(os.getpid(), signal.SIGINT)
+        return F.cross_entropy(out, y)
+
+    with pytest.raises(Interrupted):
+        _scheduled_trainer(tmp_path / "b", scratch, loss_fn=interrupting_loss).fit()
+    resumed = _scheduled_trainer(tmp_path / "b", scratch)
+    resumed.fit(resume=True)
+    _assert_same(_weights(straight), _weights(resumed))
+    assert [r["lr"] for r in resumed.history] == [r["lr"] for r in straight.history]
+
+
+def test_resume_without_the_checkpointed_schedule_is_refused(tmp_path):
+    _scheduled_trainer(tmp_path, scratch=False).fit()
+    plain = _trainer(tmp_path, epochs=3)
+    plain.optimizer = torch.optim.Adam(plain.model.parameters(), lr=0.01)
+    with pytest.raises(checkpoint.CheckpointError, match="another learning-rate schedule"):
+        plain.fit(resume=True)

@@ -9,11 +9,17 @@ from divelab.scratch.activations import relu, relu_grad, sigmoid, sigmoid_grad, 
 from divelab.scratch.linear import init_linear, linear
 from divelab.scratch.metrics import accuracy, correct
 from divelab.scratch.models import LinearRegressionScratch, MLPScratch, SoftmaxRegressionScratch
-from divelab.scratch.optim import SGD
+from divelab.scratch.optim import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp
 from divelab.scratch.softmax import cross_entropy, log_softmax, logsumexp, softmax
 
 __all__ = [
+    "OPTIMIZERS",
     "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSProp",
     "LinearRegressionScratch",
     "MLPScratch",
     "SoftmaxRegressionScratch",

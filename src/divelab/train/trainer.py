@@ -1,7 +1,8 @@
 """The one training loop of divelab: epochs of minibatch updates, evaluation, checkpoints.
 
 Per batch the order is: forward → loss → zero_grad → backward → callbacks'
-``after_backward`` (clipping, gradient statistics) → optimizer step. After each epoch
+``after_backward`` (clipping, gradient statistics) → optimizer step → scheduler step
+(learning-rate schedules count updates, not epochs). After each epoch
 the trainer evaluates on the validation and test loaders, lets the callbacks extend the
 record (or stop training), appends it to ``metrics.jsonl`` and writes a checkpoint.
 Ctrl-C finishes the current batch, checkpoints mid-epoch and stops; a resumed run
@@ -69,6 +70,9 @@ def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classifica
 class Trainer:
     """Trains ``model`` on ``train_loader`` with ``loss_fn`` (a batch mean) and ``optimizer``.
 
+    ``scheduler`` (a ``torch.optim.lr_scheduler`` or ``divelab.scratch.schedules.Scheduler``)
+    is stepped after every update and checkpointed with the optimizer.
+
     ``val_loader`` and ``test_loader`` add ``val_loss``/``val_acc`` and
     ``test_loss``/``test_acc`` to each epoch's record; ``classification`` turns the
     accuracy metrics on. ``callbacks`` are :class:`Callback` objects or plain functions
@@ -85,8 +89,8 @@ class Trainer:
                  test_loader: TensorLoader | None = None, *, epochs: int, val_loader: TensorLoader | None = None,
                  classification: bool = True, callbacks: Sequence[Callback | Callable[..., None]] = (),
                  out_dir: Path | None = None, name: str | None = None, checkpoint_every: int = 1,
-                 meta: dict[str, Any] | None = None, progress: bool = True):
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+                 meta: dict[str, Any] | None = None, progress: bool = True, scheduler: Any = None):
+        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
         self.epochs, self.classification = epochs, classification
         self.callbacks = [c if isinstance(c, Callback) else EpochEnd(c) for c in callbacks]
@@ -128,6 +132,7 @@ class Trainer:
             "meta": self.meta,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": checkpoint.rng_state(),
             "callbacks": [c.state_dict() for c in self.callbacks],
             "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
@@ -149,6 +154,10 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
+            if (state["scheduler"] is None) != (self.scheduler is None):
+                raise ValueError("it was made with another learning-rate schedule")
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
             if len(state["callbacks"]) != len(self.callbacks):
                 raise ValueError("it was made with other callbacks")
             for callback, callback_state in zip(self.callbacks, state["callbacks"]):
@@ -202,6 +211,8 @@ class Trainer:
             for callback in self.callbacks:
                 callback.after_backward(self)
             self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
 
             n = len(y)
             self._loss_sum += loss.detach() * n
