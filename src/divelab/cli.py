@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -95,11 +96,30 @@ def _print_result(result: Any) -> None:
     print(f"\n{result.name}: finished in {result.out_dir}")
     for key, value in result.summary.items():
         if key != "experiment":
-            print(f"  {key:<16} {_format(value)}")
+            _print_entry(key, value, indent=2)
     if result.figures:
         print("figures:")
         for path in result.figures:
             print(f"  {path}")
+
+
+def _print_entry(key: str, value: Any, indent: int) -> None:
+    """One summary entry: a number or text on one line, a dict as indented entries, a list of
+    records (dicts with the same keys) as a table."""
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        print(f"{pad}{key}")
+        for k, v in value.items():
+            _print_entry(str(k), v, indent + 2)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        cells = [[_format(row.get(c, "")) for c in columns] for row in value]
+        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+        print(f"{pad}{key}")
+        for row in [columns, *cells]:
+            print(pad + "  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+    else:
+        print(f"{pad}{key:<16} {_format(value)}")
 
 
 def _format(value: Any) -> str:
@@ -132,4 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped by Ctrl-C", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of our output went away (`divelab list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0

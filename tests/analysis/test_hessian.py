@@ -21,6 +21,7 @@ from divelab.analysis.hessian import (
     SADDLE_POINT,
     classify,
     default_tol,
+    find_critical_point,
     flat_parameters,
     gradient,
     hessian,
@@ -180,6 +181,41 @@ def test_no_escape_from_a_minimum():
         saddle_escape(lambda t: (t ** 2).sum(), torch.zeros(3, dtype=D), step=0.1)
     with pytest.raises(ValueError):
         saddle_escape(lambda t: t[0] ** 2 - t[1] ** 2, torch.zeros(2, dtype=D), step=0.0)
+
+
+# ---- finding critical points -------------------------------------------------------------------
+
+def _double_well(t: Tensor) -> Tensor:
+    """x⁴/4 − x²/2 + y²: a saddle at (0, 0) (H = diag(−1, 2)), minima at (±1, 0) (H = diag(2, 2))."""
+    return t[0] ** 4 / 4 - t[0] ** 2 / 2 + t[1] ** 2
+
+
+def test_grad_norm_search_finds_the_saddle_and_descent_the_minimum():
+    start = torch.tensor([0.3, 0.4], dtype=D)
+    saddle = find_critical_point(_double_well, start, mode="grad-norm", tol=1e-12)
+    assert saddle.converged and saddle.grad_norm <= 1e-12 and 0 < saddle.steps <= 50
+    torch.testing.assert_close(saddle.theta, torch.zeros(2, dtype=D), atol=1e-12, rtol=0)
+    assert classify(spectrum(hessian(_double_well, saddle.theta))[0]) == SADDLE_POINT
+    minimum = find_critical_point(_double_well, start, mode="descent", tol=1e-12)
+    assert minimum.converged
+    torch.testing.assert_close(minimum.theta, torch.tensor([1.0, 0.0], dtype=D), atol=1e-12, rtol=0)
+    assert classify(spectrum(hessian(_double_well, minimum.theta))[0]) == LOCAL_MINIMUM
+
+
+def test_newton_solves_a_quadratic_in_one_step():
+    """For ½xᵀAx + bᵀx (A invertible, indefinite) the critical point is −A⁻¹b."""
+    A, b = _symmetric(6, 5), torch.randn(6, generator=_gen(6), dtype=D)
+    f = lambda t: 0.5 * t @ A @ t + b @ t  # noqa: E731
+    found = find_critical_point(f, torch.zeros(6, dtype=D), damping=1e-14, tol=1e-10)
+    assert found.converged and found.steps == 1
+    torch.testing.assert_close(found.theta, -torch.linalg.solve(A, b), atol=1e-10, rtol=0)
+
+
+def test_search_gives_up_where_there_is_no_critical_point():
+    found = find_critical_point(lambda t: t.sum() + 0 * (t ** 2).sum(), torch.zeros(3, dtype=D), max_steps=20)
+    assert not found.converged and found.grad_norm == pytest.approx(math.sqrt(3))
+    with pytest.raises(ValueError):
+        find_critical_point(_double_well, torch.zeros(2, dtype=D), mode="upwards")  # type: ignore[arg-type]
 
 
 # ---- a tiny network ----------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def run_twins(cls: type[Optimizer], kwargs: dict[str, Any], steps: int = STEPS,
     initial, X, Y = make_problem()
     mine, theirs = leaves(initial), leaves(initial)
     opt_mine, opt_theirs = cls(mine, **kwargs), theirs_for(cls, theirs, kwargs)
-    path_mine, path_theirs = [], []  # all parameters after each step, one row per step
+    path_mine: list[torch.Tensor] = []  # all parameters after each step, one row per step
+    path_theirs: list[torch.Tensor] = []
     for step in range(steps):
         for params, opt, path in ((mine, opt_mine, path_mine), (theirs, opt_theirs, path_theirs)):
             if lr_at is not None:
@@ -334,7 +335,7 @@ def test_state_dict_is_a_snapshot_and_loading_copies() -> None:
     assert torch.equal(opt.state[0]["exp_avg"], torch.full((2,), 0.1))  # 0.1 · g after one step, g = 1
 
 
-def test_state_dict_old_sgd_becomes_hyperparameters_only() -> None:
+def test_plain_sgd_state_dict_is_hyperparameters_and_empty_states() -> None:
     p = torch.zeros(2, requires_grad=True)
     saved = SGD([p], lr=0.25).state_dict()
     assert json.loads(json.dumps(saved)) == {
@@ -409,7 +410,6 @@ def test_load_state_dict_rejects_mismatches_and_changes_nothing(name: str) -> No
 # ---- invalid arguments ---------------------------------------------------------------------
 
 INVALID = [
-    (SGD, {"lr": 0.0}, "learning rate"),
     (SGD, {"lr": -0.1}, "learning rate"),
     (SGD, {"lr": float("nan")}, "learning rate"),
     (SGD, {"lr": "fast"}, "learning rate"),
@@ -428,7 +428,7 @@ INVALID = [
     (RMSProp, {"eps": -1.0}, "eps"),
     (RMSProp, {"momentum": -0.5}, "momentum"),
     (RMSProp, {"weight_decay": -1.0}, "weight decay"),
-    (Adam, {"lr": 0.0}, "learning rate"),
+    (Adam, {"lr": -1e-3}, "learning rate"),
     (Adam, {"betas": (1.0, 0.999)}, r"betas\[0\]"),
     (Adam, {"betas": (0.9, -0.1)}, r"betas\[1\]"),
     (Adam, {"betas": 0.9}, "pair"),
@@ -456,3 +456,17 @@ def test_rejects_bad_parameter_lists(cls: type[Optimizer]) -> None:
         cls([p, p], lr=0.1)
     with pytest.raises(ValueError, match="leaf"):
         cls([p * 2], lr=0.1)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSProp, Adam, AdamW])
+def test_lr_zero_is_allowed_as_in_torch(cls: type[Optimizer]) -> None:
+    """A schedule may end at lr 0 (cosine, linear decay): its checkpoint must load back."""
+    p = torch.ones(2, requires_grad=True)
+    opt = cls([p], lr=0.0)
+    p.sum().backward()
+    before = p.detach().clone()
+    opt.step()
+    assert torch.equal(p.detach(), before)  # (AdamW's decay is lr·λ·θ: also 0)
+    fresh = cls([torch.ones(2, requires_grad=True)], lr=0.5)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.lr == 0.0

@@ -178,11 +178,11 @@ def optimizers(cfg: OptimizersConfig, ctx: RunContext) -> dict[str, Any]:
     _curves_figure(ctx, runs, f"MLP on Fashion-MNIST, {cfg.epochs} epochs", "fashion-curves")
 
     summary: dict[str, Any] = {
-        "steps_to_threshold": {land: {n: t.steps_to_threshold for n, t in runs_2d.items()}
-                               for land, runs_2d in paths.items()},
+        "steps_to_threshold": [{"landscape": land} | {n: t.steps_to_threshold for n, t in runs_2d.items()}
+                               for land, runs_2d in paths.items()],
         "twin_max_diff": twin_diff,
-        "fashion": {n: {"lr": lrs[n], **{k: h[-1].get(k) for k in ("train_loss", "test_acc")}} if h else {"lr": lrs[n]}
-                    for n, h in runs.items()},
+        "fashion": [{"optimizer": n, "lr": lrs[n]} | ({k: h[-1][k] for k in ("train_loss", "test_acc")} if h else {})
+                    for n, h in runs.items()],
     }
     for n, h in runs.items():
         summary[f"test_acc_{n}"] = h[-1].get("test_acc") if h else None

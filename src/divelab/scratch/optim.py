@@ -116,10 +116,10 @@ class Optimizer:
         changes: a mismatch raises ValueError and leaves the optimizer as it was.
         """
         name = type(self).__name__
-        if not isinstance(state_dict, dict) or set(state_dict) != {"optimizer", "param_groups", "param_shapes", "state"}:
-            keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"not a state dict of {name}: expected keys optimizer, param_groups, "
-                             f"param_shapes, state; got {keys}")
+        expected = ["optimizer", "param_groups", "param_shapes", "state"]
+        if not isinstance(state_dict, dict) or set(state_dict) != set(expected):
+            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"not a state dict of {name}: expected keys {expected}, got {got}")
         if state_dict["optimizer"] != name:
             raise ValueError(f"the state dict is for {state_dict['optimizer']}, not {name}")
         params = self.param_groups[0]["params"]
@@ -205,7 +205,7 @@ class SGD(Optimizer):
 
     @staticmethod
     def _check(h: dict[str, Any]) -> dict[str, Any]:
-        checked = {"lr": _positive("learning rate", h["lr"]), "momentum": _non_negative("momentum", h["momentum"]),
+        checked = {"lr": _non_negative("learning rate", h["lr"]), "momentum": _non_negative("momentum", h["momentum"]),
                    "dampening": _unit("dampening", h["dampening"], closed=True),
                    "weight_decay": _non_negative("weight decay", h["weight_decay"]), "nesterov": bool(h["nesterov"])}
         if checked["nesterov"] and (checked["momentum"] == 0 or checked["dampening"] != 0):
@@ -253,7 +253,7 @@ class Adagrad(Optimizer):
 
     @staticmethod
     def _check(h: dict[str, Any]) -> dict[str, Any]:
-        return {"lr": _positive("learning rate", h["lr"]), "lr_decay": _non_negative("lr_decay", h["lr_decay"]),
+        return {"lr": _non_negative("learning rate", h["lr"]), "lr_decay": _non_negative("lr_decay", h["lr_decay"]),
                 "weight_decay": _non_negative("weight decay", h["weight_decay"]),
                 "initial_accumulator_value": _non_negative("initial_accumulator_value",
                                                            h["initial_accumulator_value"]),
@@ -293,7 +293,7 @@ class RMSProp(Optimizer):
 
     @staticmethod
     def _check(h: dict[str, Any]) -> dict[str, Any]:
-        return {"lr": _positive("learning rate", h["lr"]), "alpha": _unit("alpha", h["alpha"]),
+        return {"lr": _non_negative("learning rate", h["lr"]), "alpha": _unit("alpha", h["alpha"]),
                 "eps": _non_negative("eps", h["eps"]), "weight_decay": _non_negative("weight decay", h["weight_decay"]),
                 "momentum": _non_negative("momentum", h["momentum"]), "centered": bool(h["centered"])}
 
@@ -339,7 +339,7 @@ class Adam(Optimizer):
         betas = h["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (β₁, β₂), got {betas!r}")
-        return {"lr": _positive("learning rate", h["lr"]),
+        return {"lr": _non_negative("learning rate", h["lr"]),
                 "betas": (_unit("betas[0]", betas[0]), _unit("betas[1]", betas[1])),
                 "eps": _non_negative("eps", h["eps"]), "weight_decay": _non_negative("weight decay", h["weight_decay"]),
                 "amsgrad": bool(h["amsgrad"])}
@@ -404,13 +404,6 @@ def _number(what: str, value: Any) -> float:
         raise ValueError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(number):
         raise ValueError(f"{what} must be finite, got {number}")
-    return number
-
-
-def _positive(what: str, value: Any) -> float:
-    number = _number(what, value)
-    if not number > 0:
-        raise ValueError(f"{what} must be > 0, got {number}")
     return number
 
 
