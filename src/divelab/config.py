@@ -113,6 +113,23 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_list(name: str, text: str, kind: type = float) -> list[Any]:
+    """``"0, 0.1,3"`` → ``[0.0, 0.1, 3.0]`` (``kind`` int or float): a list setting given as a string.
+
+    At least one value, all finite, none twice; a UserError naming the setting otherwise.
+    """
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"{name} must be a comma-separated list of {kind.__name__}s, e.g. "
+                        f"{'1,3,19' if kind is int else '0,1,3'}; got {text!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise UserError(f"{name} must list at least one finite number, got {text!r}")
+    if len(set(values)) != len(values):
+        raise UserError(f"{name} lists a value twice: {text!r}")
+    return values
+
+
 def _parse_value(name: str, text: str, kind: Any) -> Any:
     """Parse ``text`` as the annotated type ``kind`` (int, float, bool, str, Literal, X | None)."""
     origin = typing.get_origin(kind)

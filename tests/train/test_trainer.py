@@ -51,7 +51,9 @@ def test_records_metrics_and_learns(tmp_path):
     trainer = _trainer(tmp_path, epochs=4)
     history = trainer.fit()
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"} <= history[0].keys()
+    assert {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "train_seconds"} <= history[0].keys()
+    # train_seconds: one epoch's batch loop; seconds: the run so far, evaluation included
+    assert 0 < history[1]["train_seconds"] <= history[1]["seconds"] - history[0]["seconds"] + 1e-3
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == history

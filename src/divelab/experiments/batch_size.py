@@ -9,17 +9,19 @@ The lecture's two claims, measured:
 1. *Time.* With parallel hardware one update on a large batch costs about as much as one
    on a small batch, so an epoch (``⌈n / B⌉`` updates) gets much faster as ``B`` grows.
    Time per epoch is the median over epochs of the trainer's training time of an epoch
-   (forward, backward, step; evaluation excluded, see :class:`TrainTime`); time per
-   update is that divided by the epoch's updates. On a GPU it stays
-   nearly flat up to thousands of images; on a 2-core CPU it is flat only while per-batch
-   overhead dominates (≈ 2 ms from 16 to 64) and then grows with ``B``, yet an epoch
-   still gets faster up to ≈ 1024.
+   (``train_seconds``: forward, backward, step; evaluation excluded); time per
+   update is that divided by the epoch's updates. On the lecture's GPU it stayed nearly
+   flat up to about a thousand images; a CPU has little parallelism to spare: on one idle core an update
+   took 0.7 ms at B = 16 and 48 ms at B = 4096, so an epoch got only ≈ 4× faster
+   (2.8 s → 0.7 s), not 256×. Timings on a shared machine are noisy: with two threads
+   and another busy process, small-batch updates slowed down tenfold and more (threads
+   wait on each other); ``OMP_NUM_THREADS=1`` gives steadier numbers.
 2. *Quality.* For the same number of epochs the small batches' many noisy updates reach
    a better training *and* test accuracy. The comparison is per epoch, as in the lecture:
    equal epochs and lr means batch 16 takes 256 times as many steps as batch 4096, so
-   part of the gap is simply more updates (the lecture's point is that the large batch's
-   time saving does not buy this back). lr is not scaled with ``B``; ``--lr`` changes it
-   for every batch size alike.
+   part of the gap is simply more updates; this experiment does not separate that from the
+   noise of the small batches' gradients. lr is not scaled with ``B``; ``--lr`` changes
+   it for every batch size alike.
 
 Train accuracy is measured after training, in eval mode, on the whole training set (the
 trainer's ``train_acc`` is a running mean over the epoch, taken while the weights move).
@@ -33,15 +35,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import MaxNLocator
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, parse_list
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models import MLP
 from divelab.report.figures import new_figure
-from divelab.train import Trainer, evaluate
-from divelab.train.callbacks import Callback
+from divelab.train import evaluate
 
 EVAL_BATCH = 1024  # evaluation batches, the same for every batch size (evaluation is not timed anyway)
 HIDDEN = 256
@@ -49,18 +51,9 @@ HIDDEN = 256
 
 def parse_batch_sizes(text: str) -> list[int]:
     """``"16, 64,256"`` → ``[16, 64, 256]``: distinct positive integers, sorted ascending."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    try:
-        sizes = [int(part) for part in parts]
-    except ValueError:
-        raise UserError(f"batch_sizes must be a comma-separated list of positive integers, "
-                        f"e.g. 16,64,256; got {text!r}") from None
-    if not sizes:
-        raise UserError(f"batch_sizes must list at least one batch size, e.g. 16,64,256; got {text!r}")
-    if any(size < 1 for size in sizes):
+    sizes = parse_list("batch_sizes", text, int)
+    if min(sizes) < 1:
         raise UserError(f"batch sizes must be positive integers, got {text!r}")
-    if len(set(sizes)) != len(sizes):
-        raise UserError(f"batch_sizes lists a batch size twice: {text!r}")
     return sorted(sizes)
 
 
@@ -69,9 +62,10 @@ class BatchSizeConfig(FashionConfig):
     """One model per entry of ``batch_sizes``; the inherited ``batch_size`` is unused (and
     refused if changed: set ``batch_sizes`` instead).
 
-    lr 0.1 (the book's MLP setting) for every batch size. 5 epochs: the five default
-    models then train for ≈ 11 s per epoch together on two idle CPU cores (batch 16 alone
-    ≈ 7 s of it), about a minute in all.
+    lr 0.1 (the book's MLP setting) for every batch size. 5 epochs: one epoch of each of
+    the five default models takes ≈ 6–11 s of training together on two CPU cores (batch 16
+    alone 3–7 s); a default run took 65–86 s of wall time in all (six minutes once, when
+    other jobs kept both cores busy: see the timing note above).
     """
 
     epochs: int = 5
@@ -91,34 +85,6 @@ class BatchSizeConfig(FashionConfig):
         return parse_batch_sizes(self.batch_sizes)
 
 
-class TrainTime(Callback):
-    """Adds ``train_seconds`` to each epoch's record: the trainer's time in that epoch's
-    batch loop (forward, loss, backward, step), without evaluation.
-
-    ``trainer.seconds`` grows by the batch loop's time when the loop ends and by the
-    evaluation's time after the callbacks have run. So at the first update of an epoch it
-    holds the total up to the previous epoch's end, and at ``on_epoch_end`` that total plus
-    this epoch's batch loop; the difference is the pure training time. The start is kept in
-    the checkpoint, so an epoch interrupted and resumed is still timed whole.
-    """
-
-    def __init__(self) -> None:
-        self.epoch_start = 0.0
-
-    def after_backward(self, trainer: Trainer) -> None:
-        if trainer.batch == 0:  # the first update of an epoch (`batch` counts updates done)
-            self.epoch_start = trainer.seconds
-
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        record["train_seconds"] = trainer.seconds - self.epoch_start
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch_start": self.epoch_start}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch_start = float(state["epoch_start"])
-
-
 def _train_one(cfg: BatchSizeConfig, ctx: RunContext, batch_size: int, images: torch.Tensor, labels: torch.Tensor,
                train_eval: TensorLoader, test: TensorLoader) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train the MLP with ``batch_size`` as sub-run ``bs{batch_size}``; its row and history."""
@@ -126,8 +92,7 @@ def _train_one(cfg: BatchSizeConfig, ctx: RunContext, batch_size: int, images: t
     torch.manual_seed(cfg.seed)  # every batch size starts from the same weights
     model = MLP(784, [HIDDEN], 10).to(ctx.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    trainer = ctx.trainer(model, F.cross_entropy, optimizer, train, test, name=f"bs{batch_size}",
-                          callbacks=[TrainTime()])
+    trainer = ctx.trainer(model, F.cross_entropy, optimizer, train, test, name=f"bs{batch_size}")
     history = ctx.fit(trainer, curves=False)
     # the median epoch: robust to the first epoch's warm-up and to other processes' bursts
     epoch_seconds = statistics.median(r["train_seconds"] for r in history)
@@ -183,6 +148,10 @@ def _figure(ctx: RunContext, rows: list[dict[str, Any]], histories: dict[int, li
         curve_ax.plot([r["epoch"] for r in history], [r["test_acc"] for r in history], marker="o", markersize=3,
                       color=f"C{i % 10}", label=f"B = {size}")
     curve_ax.set(xlabel="epoch", ylabel="test accuracy", title="test accuracy per epoch")
+    curve_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (time_ax, acc_ax):
+        ax.set_xticks(sizes, [str(size) for size in sizes], minor=False)
+        ax.set_xticks([], minor=True)
     for ax in (time_ax, acc_ax, curve_ax):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)

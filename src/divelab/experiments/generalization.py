@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import RunConfig
+from divelab.config import RunConfig, parse_list
 from divelab.data import TensorLoader
 from divelab.data.polynomial import CUBIC, polynomial_data, polynomial_features
 from divelab.data.synthetic import linear_data
@@ -51,20 +51,6 @@ MAX_DEGREE = 30  # x^i / i! stays finite in float32 (34! ≈ 3·10³⁸ is the l
 
 
 # ---- helpers shared by the experiments ------------------------------------------------------
-
-def parse_numbers(name: str, text: str, kind: type = float) -> list[Any]:
-    """``"0, 0.1,3"`` → ``[0.0, 0.1, 3.0]`` (``kind`` int or float), for list settings given as strings."""
-    try:
-        values = [kind(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"{name} must be a comma-separated list of {kind.__name__}s, e.g. "
-                        f"{'1,3,19' if kind is int else '0,1,3'}; got {text!r}") from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise UserError(f"{name} must list at least one finite number, got {text!r}")
-    if len(set(values)) != len(values):
-        raise UserError(f"{name} lists a value twice: {text!r}")
-    return values
-
 
 def data_loss(model: nn.Module, loader: TensorLoader) -> float:
     """``½ mean (ŷ − y)²`` of ``model`` over all of ``loader`` (no penalty term)."""
@@ -129,7 +115,7 @@ class PolyFitConfig(RunConfig):
 
     @property
     def degree_list(self) -> list[int]:
-        return parse_numbers("degrees", self.degrees, int)
+        return parse_list("degrees", self.degrees, int)
 
 
 def polynomial_model(num_features: int) -> nn.Module:
@@ -255,7 +241,7 @@ class CapacityConfig(RunConfig):
 
     @property
     def size_list(self) -> list[int]:
-        return sorted(parse_numbers("sizes", self.sizes, int))
+        return sorted(parse_list("sizes", self.sizes, int))
 
 
 def least_squares(features: Tensor, y: Tensor) -> Tensor:
@@ -363,7 +349,7 @@ class HighDimConfig(RunConfig):
 
     @property
     def lambda_list(self) -> list[float]:
-        return parse_numbers("lambdas", self.lambdas, float)
+        return parse_list("lambdas", self.lambdas, float)
 
 
 def _high_dim_data(cfg: HighDimConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -22,11 +22,11 @@ from torch import Tensor
 
 from divelab.analysis import landscapes
 from divelab.analysis.landscapes import LANDSCAPES, Landscape, Trajectory
-from divelab.config import FashionConfig, FashionOptimConfig, OptimConfig, OptimizerName, ScheduleName
+from divelab.config import (FashionConfig, FashionOptimConfig, OptimConfig, OptimizerName, ScheduleName,
+                             parse_list)
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.generalization import parse_numbers
 from divelab.models import MLP
 from divelab.report.figures import new_figure
 from divelab.train.optim import build_optimizer, build_schedule
@@ -62,7 +62,7 @@ def _parse_lrs(text: str) -> dict[str, float]:
         name, _, value = part.partition("=")
         if name.strip() not in OPTIMIZER_NAMES:
             raise UserError(f"lrs: unknown optimiser {name.strip()!r}; known: {', '.join(OPTIMIZER_NAMES)}")
-        (lr,) = parse_numbers(f"lrs ({name.strip()})", value)
+        (lr,) = parse_list(f"lrs ({name.strip()})", value)
         if lr <= 0:
             raise UserError(f"lrs: the learning rate of {name.strip()} must be > 0, got {lr}")
         out[name.strip()] = lr

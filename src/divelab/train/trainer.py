@@ -107,11 +107,13 @@ class Trainer:
         self._reset_sums()
         self._stop_requested = False
 
-    def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0) -> None:
-        """Running sums of the epoch in progress, kept on the device to avoid a sync per batch."""
+    def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0, train_seconds: float = 0.0) -> None:
+        """Running sums of the epoch in progress (loss and hits kept on the device to avoid a
+        sync per batch) and the time spent in its batch loop so far."""
         self._loss_sum = torch.tensor(loss_sum, device=self._device)
         self._correct = torch.tensor(correct, device=self._device)
         self._count = count
+        self._train_seconds = train_seconds
 
     # ---- checkpoints ----------------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class Trainer:
             "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
                          "stop_training": self.stop_training,
                          "loss_sum": self._loss_sum.item(), "correct": int(self._correct.item()),
-                         "count": self._count},
+                         "count": self._count, "train_seconds": self._train_seconds},
             "history": self.history,
         }
 
@@ -166,7 +168,8 @@ class Trainer:
             pos = state["position"]
             self.stop_training = bool(pos["stop_training"])
             self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
-            self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
+            self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]),
+                             float(pos["train_seconds"]))
             self.history = list(state["history"])
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -230,10 +233,15 @@ class Trainer:
             if self._stop_requested:
                 if not math.isfinite(self._loss_sum.item()):
                     raise self._diverged()  # never checkpoint weights a NaN has reached
-                self.seconds += time.perf_counter() - start
+                self._add_train_time(start)
                 self.save()
                 raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
-        self.seconds += time.perf_counter() - start
+        self._add_train_time(start)
+
+    def _add_train_time(self, start: float) -> None:
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
+        self._train_seconds += elapsed
 
     def _end_epoch(self) -> None:
         start = time.perf_counter()
@@ -247,10 +255,11 @@ class Trainer:
                 for key, value in evaluate(self.model, loader, self.loss_fn, self.classification).items():
                     record[f"{prefix}_{key}"] = value
         record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["train_seconds"] = round(self._train_seconds, 4)  # this epoch's batch loop alone
         for callback in self.callbacks:
             callback.on_epoch_end(self, record)
         self.seconds += time.perf_counter() - start
-        record["seconds"] = round(self.seconds, 3)
+        record["seconds"] = round(self.seconds, 3)  # the run so far, evaluation included
         self.history.append(record)
         self.progress.end_epoch(record)
         self.epoch, self.batch = self.epoch + 1, 0
