@@ -251,6 +251,16 @@ def test_tiny_network_hessian_matches_finite_differences_of_the_gradient():
 
 
 @pytest.mark.twin
+def test_tiny_network_hessian_matches_torch_func_hessian():
+    model, x, y = _tiny_network(4)
+    f = loss_function(model, F.mse_loss, x, y)
+    theta = flat_parameters(model)
+    torch.testing.assert_close(hessian(f, theta), torch.func.hessian(f)(theta), atol=1e-12, rtol=0)
+    with pytest.raises(ValueError):
+        hessian(f, theta.view(1, -1))
+
+
+@pytest.mark.twin
 def test_tiny_network_hvp_matches_the_hessian_times_v():
     model, x, y = _tiny_network(1)
     f = loss_function(model, F.mse_loss, x, y)

@@ -19,14 +19,14 @@ from torch import Tensor, nn
 
 from divelab import scratch
 from divelab.config import FashionOptimConfig, RunConfig
-from divelab.data import TensorLoader, fashion_mnist
+from divelab.data import TensorLoader
 from divelab.data.synthetic import linear_data
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
+from divelab.experiments.classify import train_classifier
 from divelab.models import MLP, LinearRegression, SoftmaxRegression
-from divelab.report.figures import image_grid, new_figure
+from divelab.report.figures import new_figure
 from divelab.scratch.losses import squared_loss
-from divelab.train.optim import build_optimizer, build_schedule
 
 TRUE_W = (2.0, -3.4)
 TRUE_B = 4.2
@@ -123,52 +123,22 @@ class MLPConfig(FashionOptimConfig):
             raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
 
 
-def _classify(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module, loss_fn: Any, use_scratch: bool,
-              data: Any, train: TensorLoader, test: TensorLoader) -> dict[str, Any]:
-    """Train ``model`` with the optimiser and schedule named in ``cfg`` (hand-written ones if ``use_scratch``)."""
-    optimizer = build_optimizer(cfg, model.parameters(), scratch=use_scratch)
-    scheduler = build_schedule(cfg, optimizer, len(train), scratch=use_scratch)
-    history = ctx.fit(ctx.trainer(model, loss_fn, optimizer, train, test, scheduler=scheduler))
-    _prediction_figure(ctx, model, data)
-    last = history[-1] if history else {}
-    return {key: last.get(key) for key in ("train_loss", "train_acc", "test_loss", "test_acc")} | {
-        "parameters": sum(p.numel() for p in model.parameters()), "data": str(data.source)}
-
-
-@torch.inference_mode()
-def _prediction_figure(ctx: RunContext, model: nn.Module, data: Any, n: int = 24) -> None:
-    """The first ``n`` test images with true and predicted class; mistakes marked with ✗."""
-    model.eval()
-    images = data.test_images[:n]
-    predicted = model(fashion_mnist.to_float(images).to(ctx.device)).argmax(-1).cpu()
-    names = fashion_mnist.CLASS_NAMES
-    titles = [f"{names[t]}\n{'' if t == p else '✗ '}{names[p]}"
-              for t, p in zip(data.test_labels[:n].tolist(), predicted.tolist())]
-    ctx.save_figure(image_grid(images.numpy(), titles, title="true / predicted"), "predictions")
-
-
 def softmax_scratch(cfg: FashionOptimConfig, ctx: RunContext) -> dict[str, Any]:
-    data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
-    model = scratch.SoftmaxRegressionScratch(784, 10).to(ctx.device)
-    return _classify(cfg, ctx, model, scratch.cross_entropy, True, data, train, test)
+    return train_classifier(cfg, ctx, scratch.SoftmaxRegressionScratch(784, 10), loss_fn=scratch.cross_entropy,
+                            scratch=True)
 
 
 def softmax(cfg: FashionOptimConfig, ctx: RunContext) -> dict[str, Any]:
-    data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
-    model = SoftmaxRegression(784, 10).to(ctx.device)
-    return _classify(cfg, ctx, model, F.cross_entropy, False, data, train, test)
+    return train_classifier(cfg, ctx, SoftmaxRegression(784, 10))
 
 
 def mlp_scratch(cfg: MLPConfig, ctx: RunContext) -> dict[str, Any]:
-    data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
-    model = scratch.MLPScratch(784, cfg.hidden, 10).to(ctx.device)
-    return _classify(cfg, ctx, model, scratch.cross_entropy, True, data, train, test)
+    return train_classifier(cfg, ctx, scratch.MLPScratch(784, cfg.hidden, 10), loss_fn=scratch.cross_entropy,
+                            scratch=True)
 
 
 def mlp(cfg: MLPConfig, ctx: RunContext) -> dict[str, Any]:
-    data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
-    model = MLP(784, [cfg.hidden], 10).to(ctx.device)
-    return _classify(cfg, ctx, model, F.cross_entropy, False, data, train, test)
+    return train_classifier(cfg, ctx, MLP(784, [cfg.hidden], 10))
 
 
 # ---- activation functions -------------------------------------------------------------------

@@ -36,7 +36,8 @@ MARKERS = {hs.LOCAL_MINIMUM: ("o", "C2"), hs.SADDLE_POINT: ("^", "C1"), hs.LOCAL
 @dataclass
 class CriticalPointsConfig(RunConfig):
     """A ``inputs → hidden (tanh) → 1`` student (61 parameters by default) fitting ``samples`` points
-    labelled by a random ``teacher_hidden``-unit tanh network plus N(0, noise²) noise, float64.
+    labelled by a random, larger ``teacher_hidden``-unit tanh network plus N(0, noise²) noise, float64
+    (the student cannot represent the teacher exactly, as a real network cannot its data).
 
     The objective is ``L(θ) = ½·mean (f_θ(x) − y)² + (weight_decay/2)·‖θ‖²``: the decay makes L
     grow far out, so every descent ends at a finite critical point (without it, saturating tanh
@@ -45,8 +46,11 @@ class CriticalPointsConfig(RunConfig):
     ``round(epochs^(i/(runs−1)))`` Adam steps (run 0 none) at ``lr`` — end points spread from
     the initialisation to a trained network — then up to ``search_steps`` Levenberg–Marquardt
     steps on ½‖∇L‖² (and, if that stalls, as many saddle-free Newton steps on L) until
-    ``‖∇L‖ ≤ grad_tol``. Eigenvalues with ``|λ| ≤ eig_tol`` count as zero. ``batch_size`` is unused.
-    Default: about 15 s on one idle CPU core.
+    ``‖∇L‖ ≤ grad_tol``. Eigenvalues with ``|λ| ≤ eig_tol`` count as zero (the Hessian is taken
+    a distance ~grad_tol/|λ| from the exact critical point). The escape steps ``escape_step``
+    along u from the switched-off saddle, then takes ``escape_train_steps`` gradient-descent steps
+    at ``escape_lr`` from there and from the saddle itself; Lanczos takes ``lanczos_steps`` HVPs on the last run.
+    ``batch_size`` is unused. Default: about 20 s on one idle CPU core.
     """
 
     epochs: int = 2000
@@ -54,7 +58,7 @@ class CriticalPointsConfig(RunConfig):
     runs: int = 16
     inputs: int = 4
     hidden: int = 10
-    teacher_hidden: int = 4
+    teacher_hidden: int = 24
     samples: int = 200
     noise: float = 0.2
     weight_decay: float = 0.01
@@ -63,7 +67,8 @@ class CriticalPointsConfig(RunConfig):
     eig_tol: float = 1e-6
     escape_step: float = 0.5
     escape_train_steps: int = 300
-    lanczos_steps: int = 20
+    escape_lr: float = 0.3
+    lanczos_steps: int = 30
 
     def validate(self) -> None:
         super().validate()
@@ -76,8 +81,9 @@ class CriticalPointsConfig(RunConfig):
         for name in ("noise", "weight_decay", "grad_tol", "eig_tol"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        if not self.escape_step > 0:
-            raise UserError(f"escape_step must be > 0, got {self.escape_step}")
+        for name in ("escape_step", "escape_lr"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"{name} must be > 0, got {getattr(self, name)}")
 
 
 # ---- data, network, objective ---------------------------------------------------------------
@@ -123,18 +129,27 @@ def _objective(model: nn.Module, x: Tensor, y: Tensor, weight_decay: float) -> t
     return objective, data_loss
 
 
-def _adam(f: hs.Scalar, theta: Tensor, steps: int, lr: float) -> tuple[Tensor, list[float]]:
-    """``steps`` full-batch ``torch.optim.Adam`` steps on f from θ; the end point and the loss before each step."""
+def _adam(f: hs.Scalar, theta: Tensor, steps: int, lr: float) -> Tensor:
+    """The end point of ``steps`` full-batch ``torch.optim.Adam`` steps on f from θ."""
     theta = theta.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([theta], lr=lr)
-    losses = []
     for _ in range(steps):
         optimizer.zero_grad()
-        loss = f(theta)
-        loss.backward()
+        f(theta).backward()
         optimizer.step()
-        losses.append(loss.item())
-    return theta.detach(), losses
+    return theta.detach()
+
+
+def _gradient_descent(f: hs.Scalar, theta: Tensor, steps: int, lr: float) -> list[float]:
+    """``θ ← θ − lr·∇L(θ)`` for ``steps`` steps; the loss at each of the ``steps + 1`` points.
+
+    Plain gradient descent, not Adam, shows the stall at a saddle: Adam divides by √v̂ + ε and so
+    magnifies the rounding-level gradient (~1e-17) at an exact critical point by up to 1/ε."""
+    losses = [float(f(theta))]
+    for _ in range(steps):
+        theta = theta - lr * hs.gradient(f, theta)
+        losses.append(float(f(theta)))
+    return losses
 
 
 # ---- one run: train, search, classify --------------------------------------------------------
@@ -154,7 +169,7 @@ def _run(cfg: CriticalPointsConfig, index: int, seed: int, x: Tensor, y: Tensor,
     model = _tanh_net(cfg.inputs, cfg.hidden, torch.Generator().manual_seed(seed), device)
     f, data_loss = _objective(model, x, y, cfg.weight_decay)
     adam_steps = 0 if index == 0 else round(cfg.epochs ** (index / max(cfg.runs - 1, 1)))
-    trained, _ = _adam(f, hs.flat_parameters(model), adam_steps, cfg.lr)
+    trained = _adam(f, hs.flat_parameters(model), adam_steps, cfg.lr)
     found, method = _search(f, trained, cfg)
     eigenvalues, _ = hs.spectrum(hs.hessian(f, found.theta))
     kind = hs.classify(eigenvalues, cfg.eig_tol) if found.converged else NOT_CONVERGED
@@ -185,15 +200,19 @@ def switched_off(model: nn.Module, y: Tensor, weight_decay: float) -> Tensor:
 
 def _escape(cfg: CriticalPointsConfig, x: Tensor, y: Tensor, device: torch.device) -> dict[str, Any]:
     model = _tanh_net(cfg.inputs, cfg.hidden, torch.Generator().manual_seed(cfg.seed), device)
-    f, _ = _objective(model, x, y, cfg.weight_decay)
+    f, data_loss = _objective(model, x, y, cfg.weight_decay)
     saddle = switched_off(model, y, cfg.weight_decay)
     H = hs.hessian(f, saddle)
     eigenvalues, vectors = hs.spectrum(H)
+    if not eigenvalues[0] < -cfg.eig_tol:
+        raise UserError(f"with weight_decay {cfg.weight_decay} the switched-off network is no saddle (smallest "
+                        f"Hessian eigenvalue {float(eigenvalues[0]):.3g}); lower weight_decay")
     escape = hs.saddle_escape(f, saddle, cfg.escape_step, H)
-    _, stuck = _adam(f, saddle, cfg.escape_train_steps, cfg.lr)
-    _, escaped = _adam(f, escape.theta, cfg.escape_train_steps, cfg.lr)
+    stuck = _gradient_descent(f, saddle, cfg.escape_train_steps, cfg.escape_lr)
+    escaped = _gradient_descent(f, escape.theta, cfg.escape_train_steps, cfg.escape_lr)
     return {"f": f, "saddle": saddle, "eigenvalues": eigenvalues, "top": vectors[:, -1], "escape": escape,
-            "stuck": stuck, "escaped": escaped, "grad_norm": float(hs.gradient(f, saddle).norm())}
+            "stuck": stuck, "escaped": escaped, "grad_norm": float(hs.gradient(f, saddle).norm()),
+            "data_loss": float(data_loss(saddle))}
 
 
 # ---- the experiment --------------------------------------------------------------------------
@@ -213,7 +232,7 @@ def critical_points(cfg: CriticalPointsConfig, ctx: RunContext) -> dict[str, Any
 
     last_theta, last_eigenvalues, last_f = points[-1]
     ritz, _ = hs.hessian_lanczos(last_f, last_theta, cfg.lanczos_steps, generator=gen)
-    lanczos_error = max(abs(float(ritz[0] - last_eigenvalues[0])), abs(float(ritz[-1] - last_eigenvalues[-1])))
+    errors = abs(float(ritz[0] - last_eigenvalues[0])), abs(float(ritz[-1] - last_eigenvalues[-1]))
     escape = _escape(cfg, x, y, device)
 
     converged = [r for r in rows if r["converged"]]
@@ -229,14 +248,13 @@ def critical_points(cfg: CriticalPointsConfig, ctx: RunContext) -> dict[str, Any
         "saddle_minimum_ratio": hs.minimum_ratio(escape["eigenvalues"], cfg.eig_tol),
         "saddle_lambda_min": e.eigenvalue, "escape_step": e.step,
         "saddle_loss_before": e.loss_before, "saddle_loss_after": e.loss_after, "saddle_loss_predicted": e.predicted,
-        "loss_trained_from_saddle": escape["stuck"][-1] if escape["stuck"] else e.loss_before,
-        "loss_trained_after_escape": escape["escaped"][-1] if escape["escaped"] else e.loss_after,
+        "loss_trained_from_saddle": escape["stuck"][-1], "loss_trained_after_escape": escape["escaped"][-1],
         "lanczos_steps": min(cfg.lanczos_steps, int(last_theta.numel())),
         "lanczos_min": float(ritz[0]), "lanczos_max": float(ritz[-1]),
         "exact_min": float(last_eigenvalues[0]), "exact_max": float(last_eigenvalues[-1]),
-        "lanczos_error": lanczos_error,
+        "lanczos_min_error": errors[0], "lanczos_max_error": errors[1], "lanczos_error": max(errors),
     }
-    _ratio_figure(ctx, rows)
+    _ratio_figure(ctx, rows, (escape["data_loss"], summary["saddle_minimum_ratio"]))
     _spectrum_figure(ctx, rows, points, ritz, escape["eigenvalues"])
     _escape_figure(ctx, cfg, escape)
     return summary
@@ -244,8 +262,8 @@ def critical_points(cfg: CriticalPointsConfig, ctx: RunContext) -> dict[str, Any
 
 # ---- figures ---------------------------------------------------------------------------------
 
-def _ratio_figure(ctx: RunContext, rows: list[dict[str, Any]]) -> None:
-    """The lecture's scatter: minimum ratio against training loss, one point per run."""
+def _ratio_figure(ctx: RunContext, rows: list[dict[str, Any]], saddle: tuple[float, float]) -> None:
+    """The lecture's scatter: minimum ratio against training loss, one point per run, and the switched-off saddle."""
     fig, axes = new_figure(size=(5.5, 4.0))
     ax = axes[0][0]
     for kind, (marker, color) in MARKERS.items():
@@ -253,6 +271,8 @@ def _ratio_figure(ctx: RunContext, rows: list[dict[str, Any]]) -> None:
         if chosen:
             ax.scatter([r["data_loss"] for r in chosen], [r["minimum_ratio"] for r in chosen], marker=marker,
                        color=color, label=f"{kind} ({len(chosen)})", zorder=3)
+    ax.scatter([saddle[0]], [saddle[1]], marker="*", s=160, facecolors="none", edgecolors="k",
+               label="switched-off saddle (exact)", zorder=4)
     ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     ax.set_xlabel("training loss ½·MSE at the critical point")
@@ -300,7 +320,7 @@ def _spectrum_figure(ctx: RunContext, rows: list[dict[str, Any]], points: list[t
 
 def _escape_figure(ctx: RunContext, cfg: CriticalPointsConfig, escape: dict[str, Any]) -> None:
     """Left: L on lines through the saddle, along the escape direction u (λ < 0) and the top
-    eigenvector (λ_max > 0), with the quadratic models. Right: Adam from the saddle and from θ + ηu."""
+    eigenvector (λ_max > 0), with the quadratic models. Right: gradient descent from the saddle and from θ + ηu."""
     e: hs.SaddleEscape = escape["escape"]
     f, saddle, lam_max = escape["f"], escape["saddle"], float(escape["eigenvalues"][-1])
     t = torch.linspace(-2.5 * e.step, 2.5 * e.step, 101, dtype=D)
@@ -317,21 +337,20 @@ def _escape_figure(ctx: RunContext, cfg: CriticalPointsConfig, escape: dict[str,
                 fontsize=7)
     ax.annotate(f"after {e.loss_after:.4f}", (e.step, e.loss_after), textcoords="offset points", xytext=(4, -12),
                 fontsize=7)
-    ax.set_ylim(min(float(along_u.min()), e.loss_after) - 0.05, e.loss_before + 0.3)
+    low, high = float(along_u.min()), float(along_u.max())
+    ax.set_ylim(low - 0.1 * (high - low), high + 0.6 * (high - low))  # the steep top parabola runs off
     ax.set_xlabel("t  (θ = θ_saddle + t·direction)")
     ax.set_ylabel("loss L")
     ax.set_title("the switched-off network is a saddle")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax = axes[0][1]
-    for key, label in (("stuck", "Adam from the saddle (∇L = 0: stays)"), ("escaped", f"Adam from θ + {e.step:g}·u")):
-        losses = escape[key]
-        if losses:
-            ax.plot(range(len(losses)), losses, label=label)
+    for key, label in (("stuck", "from the saddle (∇L = 0: stays)"), ("escaped", f"from θ + {e.step:g}·u")):
+        ax.plot(range(len(escape[key])), escape[key], marker="." if len(escape[key]) < 3 else None, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("Adam step")
+    ax.set_xlabel("gradient-descent step")
     ax.set_ylabel("loss L")
-    ax.set_title(f"lr {cfg.lr:g}")
+    ax.set_title(f"gradient descent, lr {cfg.escape_lr:g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ctx.save_figure(fig, "escape")

@@ -12,13 +12,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from divelab.analysis import landscapes
 from divelab.analysis.landscapes import LANDSCAPES, Landscape, Trajectory

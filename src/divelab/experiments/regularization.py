@@ -30,7 +30,6 @@ from divelab.data import TensorLoader, fashion_mnist, split
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models import MLP
-from divelab.models.mlp import MLP
 from divelab.report.figures import new_figure
 from divelab.scratch.dropout_mlp import DropoutMLPScratch
 from divelab.scratch.optim import SGD

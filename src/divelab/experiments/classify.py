@@ -1,0 +1,50 @@
+"""Training a classifier on Fashion-MNIST: what the classification experiments share.
+
+:func:`train_classifier` loads the data, trains the model with the optimiser and schedule
+named in the config (``torch.optim`` or, with ``scratch=True``, the hand-written twins),
+draws the training curves and a grid of test predictions, and returns the summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from divelab.config import FashionOptimConfig
+from divelab.data import fashion_mnist
+from divelab.experiment import RunContext
+from divelab.report.figures import image_grid
+from divelab.train.optim import build_optimizer, build_schedule
+
+LossFn = Any
+
+
+def train_classifier(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module, *,
+                     loss_fn: LossFn = F.cross_entropy, scratch: bool = False) -> dict[str, Any]:
+    """Train ``model`` on Fashion-MNIST for ``cfg.epochs`` and summarise the last epoch."""
+    data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
+    model = model.to(ctx.device)
+    optimizer = build_optimizer(cfg, model.parameters(), scratch=scratch)
+    scheduler = build_schedule(cfg, optimizer, len(train), scratch=scratch)
+    history = ctx.fit(ctx.trainer(model, loss_fn, optimizer, train, test, scheduler=scheduler))
+    prediction_figure(ctx, model, data)
+    last = history[-1] if history else {}
+    summary = {key: last.get(key) for key in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    if history:
+        summary["seconds_per_epoch"] = sum(r["train_seconds"] for r in history) / len(history)
+    return summary | {"parameters": sum(p.numel() for p in model.parameters()), "data": str(data.source)}
+
+
+@torch.inference_mode()
+def prediction_figure(ctx: RunContext, model: nn.Module, data: fashion_mnist.FashionMNIST, n: int = 24) -> None:
+    """The first ``n`` test images with true and predicted class; mistakes marked with ✗."""
+    model.eval()
+    images = data.test_images[:n]
+    predicted = model(fashion_mnist.to_float(images).to(ctx.device)).argmax(-1).cpu()
+    names = fashion_mnist.CLASS_NAMES
+    titles = [f"{names[t]}\n{'' if t == p else '✗ '}{names[p]}"
+              for t, p in zip(data.test_labels[:n].tolist(), predicted.tolist())]
+    ctx.save_figure(image_grid(images.numpy(), titles, title="true / predicted"), "predictions")
