@@ -48,7 +48,7 @@ def flat_parameters(model: nn.Module) -> Tensor:
 
     Twin: ``torch.nn.utils.parameters_to_vector``.
     """
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
 def unflatten(model: nn.Module, theta: Tensor) -> dict[str, Tensor]:

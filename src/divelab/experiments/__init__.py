@@ -1,11 +1,11 @@
 """The experiment registry: every experiment of every chapter, listed explicitly."""
 
 from divelab.experiment import Experiment
-from divelab.experiments import (augmentation, backprop, basics, batch_size, critical_points, generalization,
-                                 optimizers, regularization, stability)
+from divelab.experiments import (augmentation, backprop, basics, batch_size, cnn, conv_basics, critical_points,
+                                 generalization, optimizers, regularization, stability)
 
 _MODULES = [basics, generalization, regularization, augmentation, backprop, stability,
-            critical_points, batch_size, optimizers]
+            critical_points, batch_size, optimizers, conv_basics, cnn]
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for module in _MODULES for e in module.EXPERIMENTS}
 

@@ -15,6 +15,8 @@ and compared with the exact ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,7 @@ class CriticalPointsConfig(RunConfig):
     a distance ~grad_tol/|λ| from the exact critical point). The escape steps ``escape_step``
     along u from the switched-off saddle, then takes ``escape_train_steps`` gradient-descent steps
     at ``escape_lr`` from there and from the saddle itself; Lanczos takes ``lanczos_steps`` HVPs on the last run.
-    ``batch_size`` is unused. Default: about 20 s on one idle CPU core.
+    ``batch_size`` is unused. Runs on one CPU thread (see ``_one_cpu_thread``); default about 20 s.
     """
 
     epochs: int = 2000
@@ -115,7 +117,7 @@ def _data(cfg: CriticalPointsConfig, gen: torch.Generator, device: torch.device)
 
 
 def half_mse(out: Tensor, y: Tensor) -> Tensor:
-    """``½·mean (out − y)²``, written out (F.mse_loss breaks forward-over-reverse HVPs, see hessian.hvp)."""
+    """``½·mean (out − y)²``: the course's squared loss (``0.5 * F.mse_loss``)."""
     return 0.5 * ((out - y) ** 2).mean()
 
 
@@ -189,9 +191,10 @@ def switched_off(model: nn.Module, y: Tensor, weight_decay: float) -> Tensor:
 
     An exact critical point: with input weights W = 0 and hidden biases 0 every hidden unit
     outputs tanh(0) = 0, and with output weights v = 0 no gradient reaches W or the hidden
-    biases, so only ∂L/∂c = mean(c − y) + wd·c remains, 0 at that c. It is a saddle whenever
-    the inputs correlate with y: ``∂²L/∂v_j∂W_jk = −cov(x_k, y)`` makes each unit's (v_j, W_j)
-    block ``[[wd, −cov], [−cov, wd·I]]``, with eigenvalue ``wd − ‖cov(x, y)‖ < 0``.
+    biases, so only ∂L/∂c = mean(c − y) + wd·c remains, 0 at that c. With ``x̃ = [x, 1]`` and
+    ``a = mean((y − c)·x̃)``, each unit's block in (v_j, [W_j, b_j]) is ``[[wd, −aᵀ], [−a, wd·I]]``,
+    so the spectrum is ``wd ± ‖a‖`` (once per hidden unit), ``1 + wd`` (for c) and wd: a saddle
+    whenever ``‖a‖ > wd``, i.e. the inputs say something about y.
     """
     theta = torch.zeros_like(hs.flat_parameters(model))
     theta[-1] = y.mean() / (1 + weight_decay)  # the output bias is the last parameter
@@ -217,10 +220,28 @@ def _escape(cfg: CriticalPointsConfig, x: Tensor, y: Tensor, device: torch.devic
 
 # ---- the experiment --------------------------------------------------------------------------
 
+@contextmanager
+def _one_cpu_thread() -> Iterator[None]:
+    """Run with one intra-op CPU thread, then restore the setting. The tensors here are at most
+    200 × 61, too small to split: extra threads only synchronise, and on a busy 2-core machine two
+    threads made every Hessian ~15× slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def critical_points(cfg: CriticalPointsConfig, ctx: RunContext) -> dict[str, Any]:
-    device = ctx.device
-    if device.type == "mps":
+    if ctx.device.type == "mps":
         raise UserError("critical-points works in float64, which the MPS backend lacks; use --device cpu")
+    with _one_cpu_thread():
+        return _critical_points(cfg, ctx)
+
+
+def _critical_points(cfg: CriticalPointsConfig, ctx: RunContext) -> dict[str, Any]:
+    device = ctx.device
     gen = torch.Generator().manual_seed(cfg.seed)
     x, y = _data(cfg, gen, device)
     seeds = torch.randint(0, 2**62, (cfg.runs,), generator=gen).tolist()
@@ -285,18 +306,20 @@ def _ratio_figure(ctx: RunContext, rows: list[dict[str, Any]], saddle: tuple[flo
 
 def _spectrum_figure(ctx: RunContext, rows: list[dict[str, Any]], points: list[tuple[Tensor, Tensor, Any]],
                      ritz: Tensor, saddle_eigenvalues: Tensor) -> None:
-    """Left: sorted Hessian eigenvalues (symlog scale) at the lowest-loss critical point, the
-    highest-loss one and the switched-off saddle. Right: Lanczos Ritz values vs the exact spectrum."""
+    """Left: sorted Hessian eigenvalues (symlog scale) at the lowest-loss critical point, at the
+    lowest-loss saddle found by training (if any) and at the switched-off saddle.
+    Right: Lanczos Ritz values of the last run vs its exact spectrum."""
     fig, axes = new_figure(ncols=2, size=(5.0, 3.8))
     ax = axes[0][0]
     by_loss = sorted(range(len(rows)), key=lambda i: rows[i]["data_loss"])
-    chosen = {by_loss[0]: "lowest loss", by_loss[-1]: "highest loss"}
-    for i, label in chosen.items():
+    saddles = [i for i in by_loss if rows[i]["classification"] == hs.SADDLE_POINT]
+    for i in dict.fromkeys([by_loss[0], *saddles[:1]]):
         ev = points[i][1].cpu()
         ax.plot(range(len(ev)), ev, marker=".", linewidth=0.8,
-                label=f"run {i} ({label}): {rows[i]['classification']}, ratio {rows[i]['minimum_ratio']:.2f}")
+                label=f"run {i}: {rows[i]['classification']}, loss {rows[i]['data_loss']:.4f}, "
+                      f"ratio {rows[i]['minimum_ratio']:.2f}")
     ax.plot(range(len(saddle_eigenvalues)), saddle_eigenvalues.cpu(), marker=".", linewidth=0.8, color="k",
-            label="switched-off saddle")
+            label="switched-off saddle (exact)")
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_xlabel("eigenvalue index (ascending)")
@@ -311,7 +334,8 @@ def _spectrum_figure(ctx: RunContext, rows: list[dict[str, Any]], points: list[t
         ax.axhline(float(value), color="gray", linestyle=":", linewidth=0.8)
     ax.set_xticks([0, 1], ["exact (eigvalsh)", "Lanczos"])
     ax.set_xlim(-0.6, 1.6)
-    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_yscale("symlog", linthresh=1e-4)
+    ax.set_ylim(min(0.0, 1.5 * float(exact[0])), max(0.0, 1.5 * float(exact[-1])))
     ax.set_title(f"run {len(points) - 1}: extremes converge first")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

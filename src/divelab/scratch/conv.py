@@ -32,10 +32,10 @@ Size2 = int | tuple[int, int]
 
 def _pair(value: Size2, name: str, minimum: int) -> tuple[int, int]:
     """``3`` → ``(3, 3)``; a pair is checked and returned as a tuple; both must be ints ≥ ``minimum``."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair):
         raise ValueError(f"{name} must be an int ≥ {minimum} or a pair of them, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return pair[0], pair[1]
 
 
 def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -66,8 +66,9 @@ def corr2d(X: Tensor, K: Tensor) -> Tensor:
     """
     if X.dim() != 2 or K.dim() != 2:
         raise ValueError(f"corr2d takes a 2-D array and a 2-D kernel, got shapes {tuple(X.shape)} and {tuple(K.shape)}")
-    _check_fits(tuple(X.shape), tuple(K.shape), (0, 0), "kernel")  # type: ignore[arg-type]
-    windows = _windows(X, tuple(K.shape), (1, 1))  # type: ignore[arg-type]  # (H', W', kh, kw)
+    kernel = (K.shape[0], K.shape[1])
+    _check_fits(tuple(X.shape), kernel, (0, 0), "kernel")
+    windows = _windows(X, kernel, (1, 1))                            # (H', W', kh, kw)
     return (windows * K).sum(dim=(-2, -1))
 
 
@@ -82,9 +83,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size2 
 
     The output has shape ``(N, C_out, H', W')`` with ``H' = ⌊(H + 2p_h − kh)/s_h⌋ + 1``
     and ``W' = ⌊(W + 2p_w − kw)/s_w⌋ + 1``. ``stride`` and ``padding`` are an int or an
-    ``(h, w)`` pair. Computed as im2col: the windows become the rows of a
-    ``(N, C_in·kh·kw, H'·W')`` matrix that the flattened kernel ``(C_out, C_in·kh·kw)``
-    multiplies.
+    ``(h, w)`` pair. Computed as im2col: the windows become the columns of a
+    ``(C_in·kh·kw, N·H'·W')`` matrix that the flattened kernel ``(C_out, C_in·kh·kw)``
+    multiplies — one matrix product for the whole batch.
 
     Twin: torch.nn.functional.conv2d
     """
@@ -95,16 +96,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size2 
     n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
     if weight.shape[1] != c_in:
-        raise ValueError(f"x has {c_in} channels but weight expects {weight.shape[1]} (weight shape {tuple(weight.shape)})")
+        raise ValueError(f"x has {c_in} channels but weight expects {weight.shape[1]} "
+                         f"(weight shape {tuple(weight.shape)})")
     if bias is not None and tuple(bias.shape) != (c_out,):
         raise ValueError(f"bias must have shape ({c_out},) for {c_out} output channels, got {tuple(bias.shape)}")
     _check_fits(tuple(x.shape), (kh, kw), padding, "kernel")
     padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
     windows = _windows(padded, (kh, kw), stride)                     # (N, C_in, H', W', kh, kw)
     h_out, w_out = windows.shape[2:4]
-    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c_in * kh * kw, h_out * w_out)  # (N, C_in·kh·kw, H'·W')
-    out = weight.reshape(c_out, c_in * kh * kw) @ cols               # (N, C_out, H'·W')
-    out = out.reshape(n, c_out, h_out, w_out)
+    # im2col: one column per output pixel of every image, one row per (channel, kernel offset)
+    cols = windows.permute(1, 4, 5, 0, 2, 3).reshape(c_in * kh * kw, n * h_out * w_out)  # (C_in·kh·kw, N·H'·W')
+    out = weight.reshape(c_out, c_in * kh * kw) @ cols               # (C_out, N·H'·W'): ONE matrix product
+    out = out.reshape(c_out, n, h_out, w_out).transpose(0, 1).contiguous()  # (N, C_out, H', W')
     return out if bias is None else out + bias.reshape(1, c_out, 1, 1)
 
 
