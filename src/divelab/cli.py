@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_list = sub.add_parser("list", help="list every experiment")
     p_list.add_argument("--json", action="store_true", help="print a JSON list")
+    p_list.add_argument("--models", action="store_true", help="list the registered models instead")
 
     p_run = sub.add_parser("run", help="run one experiment")
     p_run.add_argument("name", help="experiment name (see 'divelab list')")
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
+    if args.models:
+        _list_models(args.json)
+        return
     from divelab.experiments import EXPERIMENTS
 
     rows = [{"name": e.name, "topic": e.topic, "description": e.description, "headline": list(e.headline)}
@@ -62,6 +66,34 @@ def _cmd_list(args: argparse.Namespace) -> None:
     topic_width = max(len(r["topic"]) for r in rows)
     for r in rows:
         print(f"{r['name']:<{width}}  {r['topic']:<{topic_width}}  {r['description']}")
+
+
+def _list_models(as_json: bool) -> None:
+    """``divelab list --models``: each model's CPU default (with its size and cost) and the course's setting."""
+    import torch
+
+    from divelab.analysis.flops import count_flops, count_parameters
+    from divelab.models.registry import MODELS
+
+    rows = []
+    for spec in MODELS.values():
+        with torch.device("meta"):  # shapes only: nothing allocated, nothing computed
+            model = spec.build(**spec.cpu_kwargs())
+        size = spec.cpu_input_size
+        rows.append({"name": spec.name, "description": spec.description, "section": spec.section,
+                     "cpu": spec.cpu_kwargs(), "course": spec.course_kwargs(),
+                     "cpu_parameters": count_parameters(model),
+                     "cpu_macs_per_image": count_flops(model, (1, size, size)).macs})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    cpu = [", ".join(f"{k}={v}" for k, v in r["cpu"].items()) for r in rows]
+    width, cpu_width = max(len(r["name"]) for r in rows), max(map(len, cpu))
+    print(f"{'model':<{width}}  {'CPU default':<{cpu_width}}  {'params':>9}  {'MMAC/img':>8}  course  description")
+    for r, c in zip(rows, cpu):
+        mmacs = r["cpu_macs_per_image"] / 1e6
+        print(f"{r['name']:<{width}}  {c:<{cpu_width}}  {r['cpu_parameters']:>9,}  {mmacs:>8.2f}"
+              f"  {r['course']['input_size']:>3} px  {r['description']}")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""What a network costs: parameters, multiply–accumulates per image, and measured training throughput.
+
+- :func:`count_parameters` — the number of scalars in the model's parameters;
+- :func:`count_flops` — multiply–accumulates (MACs) per example of every convolution and Linear
+  layer, found with forward hooks on a batch of one, with the per-layer breakdown and a separate
+  estimate of the cheap element-wise work (normalisation, activations, pooling);
+- :func:`measure_throughput` — examples per second of forward + backward on this machine.
+
+A convolution with kernel k_h × k_w, ``C_in / groups`` input channels per output channel and an
+output of ``C_out × H_out × W_out`` costs ``C_out · H_out · W_out · (C_in / groups) · k_h · k_w``
+MACs (a transposed one: every input element times ``(C_out / groups) · k_h · k_w``); a Linear
+layer ``in_features · out_features`` MACs per row. Biases are not counted.
+FLOPs ≈ 2 · MACs (one multiply and one add each), the convention of
+``torch.utils.flop_counter.FlopCounterMode`` (Twin: ``FlopCounterMode(display=False).get_total_flops()``
+equals ``2 · count_flops(...).macs`` for these layers).
+
+Hooks see modules only: functional calls inside a module's ``forward`` (``F.relu`` in an
+Inception or residual block, the residual addition, concatenation) are not in ``other_ops``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
+NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.MaxPool1d, nn.AvgPool1d)
+ADAPTIVE_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """The cost of one forward pass, per image.
+
+    ``macs``: multiply–accumulates of convolutions and Linear layers; ``by_layer``: the same
+    by module name (in call order); ``other_ops``: an estimate of the element-wise work of
+    normalisation (2 per element: scale and shift), activation (1 per element) and pooling
+    layers (window size per output element).
+    """
+
+    macs: int
+    other_ops: int
+    by_layer: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def flops(self) -> int:
+        """``2 · macs``: the FLOPs of the convolutions and Linear layers."""
+        return 2 * self.macs
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """``Σ_p numel(p)`` over the model's parameters (each shared parameter once); optionally only trainable ones."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _layer_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> int:
+    """MACs for the whole batch of one convolution or Linear call."""
+    if isinstance(module, nn.modules.conv._ConvNd):
+        if module.transposed:
+            # every input position is multiplied by the whole (C_in, C_out/groups, k…) kernel
+            return inputs[0].numel() * module.weight[0].numel()
+        return output.numel() * module.weight[0].numel()  # weight[0]: (C_in/groups, k_h, k_w)
+    return output.numel() * module.in_features  # Linear: every output element is a dot product
+
+
+def _other_ops(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> int:
+    """Element-wise operations for the whole batch of one normalisation, activation or pooling call."""
+    if isinstance(module, NORMS):
+        return 2 * output.numel()
+    if isinstance(module, ACTIVATIONS):
+        return output.numel()
+    if isinstance(module, POOLS):
+        kernel = module.kernel_size
+        window = math.prod(kernel) if isinstance(kernel, tuple) else kernel ** (output.dim() - 2)
+        return output.numel() * window
+    if isinstance(module, ADAPTIVE_POOLS):
+        return inputs[0].numel()
+    return 0
+
+
+def _dummy_input(model: nn.Module, shape: tuple[int, ...]) -> Tensor:
+    """Zeros of ``shape`` on the model's device and dtype (float32 for a model without parameters)."""
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.zeros(shape, device=device, dtype=dtype)
+
+
+def _example_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(input_shape)
+    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+        raise ValueError(f"input_shape must be one example's shape, e.g. (C, H, W), of positive integers; "
+                         f"got {input_shape!r}")
+    return shape
+
+
+def count_flops(model: nn.Module, input_shape: Sequence[int]) -> FlopCount:
+    """Multiply–accumulates per example of one forward pass of ``model``.
+
+    ``input_shape`` is one example's shape, without the batch dimension: (C, H, W) for an
+    image. The model runs once on a batch of one, in evaluation mode and without gradients, on
+    zeros of its own device and dtype (a model on the ``meta`` device costs no arithmetic), and
+    is put back in its mode afterwards.
+    """
+    x = _dummy_input(model, (1, *_example_shape(input_shape)))
+    by_layer: dict[str, int] = {}
+    other = 0
+
+    def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor, name: str) -> None:
+        nonlocal other
+        if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+            by_layer[name] = by_layer.get(name, 0) + _layer_macs(module, inputs, output)
+        else:
+            other += _other_ops(module, inputs, output)
+
+    handles = [m.register_forward_hook(lambda mod, i, o, n=name: hook(mod, i, o, n))
+               for name, m in model.named_modules() if not list(m.children())]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return FlopCount(macs=sum(by_layer.values()), other_ops=other, by_layer=by_layer)
+
+
+def _synchronize(x: Tensor) -> None:
+    """Wait for the GPU's queued kernels (they run asynchronously) before reading the clock."""
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
+def measure_throughput(model: nn.Module, input_shape: Sequence[int], batch_size: int = 128, steps: int = 3,
+                       warmup: int = 1, seed: int = 0) -> float:
+    """Examples per second of ``forward → cross-entropy → backward`` in training mode, on random batches.
+
+    ``input_shape`` is one example's shape, e.g. (C, H, W). ``warmup`` untimed steps come
+    first (PyTorch's first calls are slow); the model's gradients are cleared afterwards and
+    its mode restored. The output's last dimension is taken as the number of classes.
+    Wall-clock time, so it depends on what else the machine is doing (and on
+    ``torch.get_num_threads()``).
+    """
+    shape = _example_shape(input_shape)
+    if batch_size < 1 or steps < 1 or warmup < 0:
+        raise ValueError(f"need batch_size ≥ 1, steps ≥ 1, warmup ≥ 0; got {batch_size}, {steps}, {warmup}")
+    x = _dummy_input(model, (batch_size, *shape))
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    x = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    was_training = model.training
+    model.train()
+    try:
+        for step in range(warmup + steps):
+            if step == warmup:
+                _synchronize(x)
+                start = time.perf_counter()
+            out = model(x)
+            y = torch.randint(0, out.shape[-1], (batch_size,), generator=generator, device=x.device)
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(out, y).backward()
+        _synchronize(x)
+        seconds = time.perf_counter() - start
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return batch_size * steps / seconds

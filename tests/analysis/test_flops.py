@@ -1,0 +1,107 @@
+"""Parameter and MAC counting: hand-computed LeNet, and twin counts against torch's FlopCounterMode
+(2 FLOPs per multiply–accumulate, biases not counted) on the zoo and on grouped, transposed and
+3-D-input layers — exact equality."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from divelab.analysis.flops import count_flops, count_parameters, measure_throughput
+from divelab.models import LeNet
+from divelab.models.registry import MODELS
+
+pytestmark = pytest.mark.twin
+
+
+def _torch_flops(model: nn.Module, x: torch.Tensor) -> int:
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def test_lenet_by_hand():
+    """conv1 6·28²·25, conv2 16·10²·150, then 400·120 + 120·84 + 84·10 MACs per image."""
+    model = LeNet()
+    count = count_flops(model, (1, 28, 28))
+    assert count.by_layer == {"net.0": 117_600, "net.3": 240_000, "net.7": 48_000, "net.9": 10_080, "net.11": 840}
+    assert count.macs == 416_520 and count.flops == 2 * 416_520
+    assert count_parameters(model) == 61_706
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_zoo_twin_flop_counter_mode(name):
+    """At the CPU default and at the course's setting; the former never costs more."""
+    spec = MODELS[name]
+    macs = {}
+    for preset in ("cpu", "course"):
+        with torch.device("meta"):  # shapes only: the course's VGG costs nothing here
+            model = spec.build(**spec.kwargs(preset))
+        s = spec.kwargs(preset)["input_size"]
+        count = count_flops(model, (1, s, s))
+        assert 2 * count.macs == _torch_flops(model, torch.empty(1, 1, s, s, device="meta"))
+        assert count.macs == sum(count.by_layer.values())
+        macs[preset] = count.macs
+    assert 0 < macs["cpu"] <= macs["course"]
+
+
+def test_real_tensors_give_per_image_counts():
+    spec = MODELS["resnet"]
+    model = spec.build(**spec.cpu_kwargs())
+    per_image = count_flops(model, (1, 28, 28))
+    assert 2 * per_image.macs * 3 == _torch_flops(model, torch.rand(3, 1, 28, 28))
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), (4, 9, 7)),
+    (nn.Conv2d(4, 4, 3, groups=4, bias=False), (4, 8, 8)),
+    (nn.ConvTranspose2d(3, 4, 3, stride=2), (3, 5, 5)),
+    (nn.Conv1d(3, 5, 4, dilation=2), (3, 20)),
+    (nn.Linear(6, 5), (7, 6)),  # a Linear layer on every one of 7 positions
+])
+def test_layer_twins(layer, shape):
+    count = count_flops(layer, shape)
+    assert 2 * count.macs * 2 == _torch_flops(layer, torch.rand(2, *shape))
+
+
+def test_other_ops_of_cheap_layers():
+    """ReLU 1 per element, batch norm 2, 2×2 max-pool 4 per output, global pooling 1 per input element."""
+    model = nn.Sequential(nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1))
+    count = count_flops(model, (2, 4, 4))
+    assert count.macs == 0
+    assert count.other_ops == 2 * 32 + 32 + 4 * 8 + 8
+
+
+def test_counting_leaves_the_model_as_it_was():
+    model = LeNet(batch_norm=True)  # BatchNorm1d in training mode refuses a batch of 1
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    count_flops(model, (1, 28, 28))
+    assert model.training
+    assert all(not m._forward_hooks for m in model.modules())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # running stats untouched
+
+
+def test_count_parameters_counts_shared_ones_once_and_can_skip_frozen():
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(3, 2))
+    assert count_parameters(model) == 12 + 8
+    model[3].weight.requires_grad_(False)
+    assert count_parameters(model, trainable_only=True) == 12 + 2
+
+
+@pytest.mark.parametrize("shape", [(), (1, 0, 28), (1, 28.0, 28), (1, True, 28)])
+def test_bad_input_shape(shape):
+    with pytest.raises(ValueError, match="input_shape"):
+        count_flops(LeNet(), shape)
+
+
+def test_measure_throughput_restores_the_model():
+    model = LeNet()
+    model.eval()
+    rate = measure_throughput(model, (1, 28, 28), batch_size=8, steps=2)
+    assert rate > 0 and not model.training
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(ValueError, match="input_shape"):
+        measure_throughput(model, (1, -28, 28))
