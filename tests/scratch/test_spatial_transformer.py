@@ -203,3 +203,13 @@ def test_use_scratch_picks_the_hand_written_functions(use_scratch, monkeypatch):
         monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
     SpatialTransformer(use_scratch=use_scratch)(torch.rand(2, 1, 28, 28))
     assert calls == (["affine_grid", "grid_sample"] if use_scratch else [])
+
+
+def test_non_finite_and_huge_coordinates_behave_as_in_torch():
+    """NaN and ±inf → NaN, 1e30 → 0 (zero padding), without an out-of-range index."""
+    x = torch.rand(1, 2, 4, 4, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    nan, inf = float("nan"), float("inf")
+    grid = torch.tensor([[[[nan, 0.0], [0.1, 0.2], [inf, 0.0], [0.0, -inf], [1e30, 0.0], [0.0, -1e30]]]],
+                        dtype=torch.float64)
+    torch.testing.assert_close(grid_sample(x, grid), torch_grid_sample(x, grid, False), equal_nan=True)
+    assert grid_sample(x, grid)[..., 4:].eq(0).all()

@@ -45,9 +45,13 @@ def pixel_centres(size: int, align_corners: bool, dtype: torch.dtype, device: to
 def affine_grid(theta: Tensor, size: list[int] | tuple[int, ...] | torch.Size, align_corners: bool = False) -> Tensor:
     """The sampling grid (N, H, W, 2) of the affine maps ``θ`` (N, 2, 3) for output ``size`` (N, C, H, W).
 
-    For output pixel ``(i, j)`` with normalised centre ``(x_j, y_i)`` (see :func:`pixel_centres`):
+    For output pixel ``(i, j)`` (row, column) with normalised centre ``(x_j, y_i)``:
 
         grid[n, i, j] = θ_n · [x_j, y_i, 1]ᵀ     i.e.  (x', y') = A_n (x_j, y_i) + t_n
+        align_corners=True:   x_j = −1 + 2j / (W − 1),   y_i = −1 + 2i / (H − 1)
+        align_corners=False:  x_j = (2j + 1) / W − 1,    y_i = (2i + 1) / H − 1
+
+    (a side of one pixel has its centre at 0; :func:`pixel_centres`).
 
     ``grid[..., 0]`` is the x (column) and ``grid[..., 1]`` the y (row) coordinate of the
     input point to read, normalised in the same convention. ``θ = [I | 0]`` gives every
@@ -84,8 +88,8 @@ def unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
 
 def _corner(flat: Tensor, ix: Tensor, iy: Tensor, height: int, width: int) -> Tensor:
     """Pixels ``flat[n, :, iy, ix]`` (N, C, P) at integer positions (N, P); 0 where outside the image."""
-    inside = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)          # (N, P)
-    index = (iy.clamp(0, height - 1) * width + ix.clamp(0, width - 1)).long()  # a valid index, masked below
+    inside = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)  # (N, P); False for NaN
+    index = torch.where(inside, iy * width + ix, 0).long()  # any valid index outside (masked below), never NaN
     values = flat.gather(2, index.unsqueeze(1).expand(-1, flat.shape[1], -1))  # (N, C, P)
     return values * inside.unsqueeze(1).to(flat.dtype)
 
@@ -99,7 +103,8 @@ def grid_sample(input: Tensor, grid: Tensor, align_corners: bool = False) -> Ten
 
         out = (1−a)(1−b) I[v₀, u₀] + a(1−b) I[v₀, u₀+1] + (1−a) b I[v₀+1, u₀] + a b I[v₀+1, u₀+1]
 
-    where a pixel outside the image counts as 0 (zero padding). The output is linear in
+    where a pixel outside the image counts as 0 (zero padding). As in torch, a NaN or infinite
+    coordinate gives NaN (its fraction is NaN) and a huge finite one 0. The output is linear in
     ``input`` and piecewise bilinear in ``grid``; autograd differentiates both (the floor
     has gradient 0, so ``∂out/∂u = (1−b)(I[v₀,u₀+1] − I[v₀,u₀]) + b(I[v₀+1,u₀+1] − I[v₀+1,u₀])``).
 
