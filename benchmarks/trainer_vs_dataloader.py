@@ -1,9 +1,11 @@
 """Epoch time of the divelab trainer against the course's usual ``DataLoader`` pipeline.
 
-Both sides train the same model — ``MLP(784, [256], 10)``, SGD with lr 0.1,
-``F.cross_entropy`` — on the real Fashion-MNIST training set (60,000 images) in batches
-of 256, with the same number of intra-op threads (one per CPU this process may use) and
-the same seed, so they start from identical weights. Three pipelines are timed:
+Every side trains the same model on the real Fashion-MNIST training set (60,000 images)
+in batches of 256, with the same number of intra-op threads (one per CPU this process may
+use) and the same seed, so they start from identical weights. ``--model mlp`` (default) is
+the course's ``MLP(784, [256], 10)`` with SGD lr 0.1; ``--model lenet`` the course's
+LeNet-5 (sigmoid, average pooling, Xavier init) with SGD lr 0.9. The loss is
+``F.cross_entropy``. Three pipelines are timed:
 
 ``baseline``
     What the course usually does: a ``torch.utils.data.Dataset`` holding the raw uint8
@@ -17,7 +19,8 @@ the same seed, so they start from identical weights. Three pipelines are timed:
     The same plain loop over batches of a divelab ``TensorLoader`` (the whole set held as
     one float tensor, batched by index), without the ``Trainer``.
 ``divelab``
-    ``divelab.train.Trainer`` driven as the experiments drive it: a ``TensorLoader`` from
+    ``divelab.train.Trainer`` driven as the experiments drive it (a convolutional network's
+    weights in channels-last layout, as ``train_classifier`` does): a ``TensorLoader`` from
     ``fashion_mnist.loaders``, ``progress=False``, no output directory, no eval loader.
     To interleave it with the other sides, one trainer is kept and ``fit()`` is called once
     per epoch with ``trainer.epochs`` raised by one each time; an epoch's time is the wall
@@ -37,7 +40,9 @@ Run it with::
 Progress lines go to stderr; stdout gets ONE JSON object. ``*_epoch_s`` are median
 seconds per epoch and ``*_epochs_s`` every timed epoch; ``ratio`` is
 ``baseline_epoch_s / divelab_epoch_s`` (how many times faster divelab is per epoch) and
-``meets_target`` says whether it reaches ``target_ratio`` (2.0). ``trainer_overhead`` is
+``meets_target`` says whether it reaches ``target_ratio`` (2.0 for the MLP, 3.0 for LeNet:
+the targets of the issues that asked for them). ``test_acc`` is each side's accuracy on
+the 10,000 test images after its last epoch, to show the sides learn alike. ``trainer_overhead`` is
 ``divelab_epoch_s / tensor_loop_epoch_s - 1``, the share the ``Trainer`` adds over the bare
 loop (metrics kept on the device, a loss check every 10 batches, the epoch record).
 ``final_train_loss`` is each side's mean training loss in its last epoch — a sanity check
@@ -67,12 +72,15 @@ from torch.utils.data import DataLoader, Dataset
 from divelab.data import fashion_mnist
 from divelab.data.loader import TensorLoader
 from divelab.models import MLP
-from divelab.train import Trainer
+from divelab.models.lenet import LeNet
+from divelab.train import Trainer, evaluate
 
-HIDDEN = [256]
-LR = 0.1
 SEED = 0
-TARGET_RATIO = 2.0
+# name: (model builder, description, learning rate, target ratio)
+MODELS: dict[str, tuple[Callable[[], nn.Module], str, float, float]] = {
+    "mlp": (lambda: MLP(784, [256], 10), "MLP(784, [256], 10)", 0.1, 2.0),
+    "lenet": (lambda: LeNet(), "LeNet() (sigmoid, avg-pool, Xavier)", 0.9, 3.0),
+}
 
 EpochFn = Callable[[int], float]  # runs epoch number e, returns its mean training loss
 
@@ -84,6 +92,7 @@ def log(message: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="mlp", help="which model to train (default mlp)")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per side (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted epochs per side first (default 1)")
     parser.add_argument("--num-workers", type=int, default=4, help="DataLoader workers of the baseline (default 4)")
@@ -141,29 +150,33 @@ def plain_epoch(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], optimi
 # ---- the three sides ------------------------------------------------------------------------
 
 
-def new_model(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
+def new_model(model: str, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
     """The benchmark's model and optimizer, seeded so that every side starts alike."""
+    build, _, lr, _ = MODELS[model]
     torch.manual_seed(SEED)
-    net = MLP(784, HIDDEN, 10).to(device)
-    return net, torch.optim.SGD(net.parameters(), lr=LR)
+    net = build().to(device)
+    return net, torch.optim.SGD(net.parameters(), lr=lr)
 
 
-def baseline_side(data: fashion_mnist.FashionMNIST, args: argparse.Namespace, device: torch.device) -> EpochFn:
+def baseline_side(data: fashion_mnist.FashionMNIST, args: argparse.Namespace,
+                  device: torch.device) -> tuple[EpochFn, nn.Module]:
     """The course's pipeline: per-sample Dataset, DataLoader with workers, plain loop."""
-    net, optimizer = new_model(device)
+    net, optimizer = new_model(args.model, device)
     loader = course_loader(data, args.batch_size, args.num_workers)
-    return lambda epoch: plain_epoch(net, loader, optimizer, device)
+    return (lambda epoch: plain_epoch(net, loader, optimizer, device)), net
 
 
-def tensor_loop_side(train: TensorLoader, device: torch.device) -> EpochFn:
+def tensor_loop_side(train: TensorLoader, model: str, device: torch.device) -> tuple[EpochFn, nn.Module]:
     """The plain loop over the batches of divelab's TensorLoader (the same batches the trainer sees)."""
-    net, optimizer = new_model(device)
-    return lambda epoch: plain_epoch(net, train.batches(epoch), optimizer, device)
+    net, optimizer = new_model(model, device)
+    return (lambda epoch: plain_epoch(net, train.batches(epoch), optimizer, device)), net
 
 
-def divelab_side(train: TensorLoader, device: torch.device) -> tuple[EpochFn, Trainer]:
+def divelab_side(train: TensorLoader, model: str, device: torch.device) -> tuple[EpochFn, Trainer]:
     """One epoch = one more ``fit()`` of a trainer whose ``epochs`` grows by one each call."""
-    net, optimizer = new_model(device)
+    net, optimizer = new_model(model, device)
+    if model == "lenet":  # what divelab's train_classifier does with a convolutional network
+        net = net.to(memory_format=torch.channels_last)
     trainer = Trainer(net, F.cross_entropy, optimizer, train, epochs=0, progress=False)
 
     def epoch_fn(epoch: int) -> float:
@@ -223,14 +236,15 @@ def record_epoch_seconds(trainer: Trainer, epochs: int) -> list[float]:
 
 def summary(args: argparse.Namespace, device: torch.device, data: fashion_mnist.FashionMNIST,
             times: dict[str, list[float]], losses: dict[str, float], trainer: Trainer,
-            total_s: float) -> dict[str, Any]:
+            test_acc: dict[str, float], total_s: float) -> dict[str, Any]:
     n = len(data.train_images)
     median = {name: statistics.median(t) for name, t in times.items()}
     ratio = median["baseline"] / median["divelab"]
+    _, description, lr, target = MODELS[args.model]
     return {
         "benchmark": "trainer_vs_dataloader",
-        "model": f"MLP(784, {HIDDEN}, 10)",
-        "optimizer": f"SGD(lr={LR})",
+        "model": description,
+        "optimizer": f"SGD(lr={lr})",
         "loss": "F.cross_entropy",
         "data": f"Fashion-MNIST train, {n} images ({data.source})",
         "batch_size": args.batch_size,
@@ -249,9 +263,10 @@ def summary(args: argparse.Namespace, device: torch.device, data: fashion_mnist.
         "ratio": round(ratio, 3),
         "ratio_tensor_loop": round(median["baseline"] / median["tensor_loop"], 3),
         "trainer_overhead": round(median["divelab"] / median["tensor_loop"] - 1, 4),
-        "target_ratio": TARGET_RATIO,
-        "meets_target": ratio >= TARGET_RATIO,
+        "target_ratio": target,
+        "meets_target": ratio >= target,
         "final_train_loss": {name: round(loss, 4) for name, loss in losses.items()},
+        "test_acc": {name: round(acc, 4) for name, acc in test_acc.items()},
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})",
@@ -267,16 +282,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     # torch warns (twice per epoch) when workers outnumber CPUs; that is the point here, say it once
     warnings.filterwarnings("ignore", message="This DataLoader will create")
-    data, train, _ = fashion_mnist.loaders(args.batch_size, SEED, device, args.data_dir)
+    data, train, test = fashion_mnist.loaders(args.batch_size, SEED, device, args.data_dir)
     log(f"Fashion-MNIST from {data.source}; {len(data.train_images)} training images, device {device}, "
         f"{torch.get_num_threads()} threads, {args.num_workers} DataLoader workers "
         f"on {len(os.sched_getaffinity(0))} CPUs, restarted every epoch")
-    divelab_fn, trainer = divelab_side(train, device)
-    sides = {"baseline": baseline_side(data, args, device),
-             "tensor_loop": tensor_loop_side(train, device),
-             "divelab": divelab_fn}
+    divelab_fn, trainer = divelab_side(train, args.model, device)
+    (baseline_fn, baseline_net), (loop_fn, loop_net) = baseline_side(data, args, device), \
+        tensor_loop_side(train, args.model, device)
+    sides = {"baseline": baseline_fn, "tensor_loop": loop_fn, "divelab": divelab_fn}
     times, losses = run_interleaved(sides, args.warmup, args.epochs, device)
-    print(json.dumps(summary(args, device, data, times, losses, trainer, time.perf_counter() - start), indent=2))
+    nets = {"baseline": baseline_net, "tensor_loop": loop_net, "divelab": trainer.model}
+    test_acc = {name: evaluate(net, test, F.cross_entropy, classification=True)["acc"] for name, net in nets.items()}
+    print(json.dumps(summary(args, device, data, times, losses, trainer, test_acc, time.perf_counter() - start),
+                     indent=2))
 
 
 if __name__ == "__main__":

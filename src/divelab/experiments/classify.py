@@ -27,6 +27,10 @@ def train_classifier(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module,
     """Train ``model`` on Fashion-MNIST for ``cfg.epochs`` and summarise the last epoch."""
     data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
     model = model.to(ctx.device)
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        # weights laid out (out, kh, kw, in): oneDNN's fast convolution path; ~1.4× per LeNet or
+        # ResNet step on a CPU (benchmarks/trainer_vs_dataloader.py --model lenet); the same math
+        model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model.parameters(), scratch=scratch)
     scheduler = build_schedule(cfg, optimizer, len(train), scratch=scratch)
     history = ctx.fit(ctx.trainer(model, loss_fn, optimizer, train, test, scheduler=scheduler))
