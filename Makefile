@@ -13,7 +13,7 @@ RUN_ARGS     ?=
 .PHONY: run test test-slow bench setup data clean
 
 run: setup data
-	$(VENV)/bin/divelab run mlp $(RUN_ARGS)
+	$(VENV)/bin/divelab run lenet $(RUN_ARGS)
 
 test: setup data
 	$(PY) -m pytest -q
