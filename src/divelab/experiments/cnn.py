@@ -103,6 +103,7 @@ def _build(spec: ModelSpec, cfg: ArchitectureConfig) -> tuple[nn.Module, dict[st
 
 
 def _architecture(name: str, config: type[ArchitectureConfig] = ArchitectureConfig) -> Experiment:
+    """The experiment that trains registry model ``name`` and reports its size and cost with its accuracy."""
     spec = MODELS[name]
 
     def run(cfg: ArchitectureConfig, ctx: RunContext) -> dict[str, Any]:
@@ -111,7 +112,6 @@ def _architecture(name: str, config: type[ArchitectureConfig] = ArchitectureConf
         summary = train_classifier(cfg, ctx, model)
         return {**summary, "input_size": kwargs["input_size"], "width": kwargs["width"], "mflops_per_image": flops / 1e6}
 
-    run.__name__ = name.replace("-", "_")
     return Experiment(name, "cnn", f"{spec.description}; {spec.section}", config, run)
 
 
