@@ -15,6 +15,7 @@ from torch import nn
 
 from divelab.config import FashionOptimConfig
 from divelab.data import fashion_mnist
+from divelab.data.augment import Augment, AugmentedLoader
 from divelab.experiment import RunContext
 from divelab.report.figures import image_grid
 from divelab.train.optim import build_optimizer, build_schedule
@@ -23,9 +24,13 @@ LossFn = Any
 
 
 def train_classifier(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module, *,
-                     loss_fn: LossFn = F.cross_entropy, scratch: bool = False) -> dict[str, Any]:
-    """Train ``model`` on Fashion-MNIST for ``cfg.epochs`` and summarise the last epoch."""
+                     loss_fn: LossFn = F.cross_entropy, scratch: bool = False,
+                     augment: Augment | None = None) -> dict[str, Any]:
+    """Train ``model`` on Fashion-MNIST for ``cfg.epochs`` and summarise the last epoch;
+    ``augment`` transforms each training batch (seeded per batch, so resuming is exact)."""
     data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
+    if augment is not None:
+        train = AugmentedLoader(train, augment, seed=cfg.seed + 1)
     model = model.to(ctx.device)
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         # weights laid out (out, kh, kw, in): oneDNN's fast convolution path; ~1.4× per LeNet or

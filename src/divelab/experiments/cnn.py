@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from divelab.analysis.flops import count_flops
 from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName
+from divelab.data.augment import Augment
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.classify import train_classifier
@@ -74,6 +75,7 @@ class ArchitectureConfig(FashionOptimConfig):
     preset: Literal["cpu", "course"] = "cpu"
     input_size: int = 0
     width: float = 0.0
+    augment: bool = False  # random crop (2 px padding) and horizontal flip of each training image
 
     def validate(self) -> None:
         super().validate()
@@ -109,7 +111,8 @@ def _architecture(name: str, config: type[ArchitectureConfig] = ArchitectureConf
     def run(cfg: ArchitectureConfig, ctx: RunContext) -> dict[str, Any]:
         model, kwargs = _build(spec, cfg)
         flops = count_flops(model.model, (1, kwargs["input_size"], kwargs["input_size"])).flops
-        summary = train_classifier(cfg, ctx, model)
+        augment = Augment(padding=2, flip_p=0.5, degrees=0.0, scale=(1.0, 1.0)) if cfg.augment else None
+        summary = train_classifier(cfg, ctx, model, augment=augment)
         return {**summary, "input_size": kwargs["input_size"], "width": kwargs["width"], "mflops_per_image": flops / 1e6}
 
     return Experiment(name, "cnn", f"{spec.description}; {spec.section}", config, run)
