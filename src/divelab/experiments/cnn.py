@@ -85,9 +85,13 @@ class ArchitectureConfig(FashionOptimConfig):
 
 @dataclass
 class ResNetConfig(ArchitectureConfig):
-    """ResNet trains 10 epochs, as in the course: 5 leave the CPU preset at ≈ 0.915."""
+    """ResNet trains 10 epochs as in the course, at width 1/4 with weight decay 5e-4: the
+    CPU preset's width 1/8 stops at ≈ 0.919 after 10 epochs (0.915 after 5), with or without
+    the decay, and crop + flip augmentation does not help within 10 epochs (0.914)."""
 
     epochs: int = 10
+    width: float = 0.25
+    weight_decay: float = 5e-4
 
 
 def _build(spec: ModelSpec, cfg: ArchitectureConfig) -> tuple[nn.Module, dict[str, Any]]:
