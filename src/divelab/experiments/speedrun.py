@@ -23,11 +23,11 @@ never reached). The learning-rate schedule is planned over ``epochs``, so choose
 such that the target falls in the last epoch or two: accuracy climbs fastest as the rate decays.
 
 Measured (``benchmarks/speedrun.py``, 2 threads, ``OMP_WAIT_POLICY=PASSIVE``, the 2 cores shared
-with other jobs, load average 2.5–5): about 31 s of training per epoch plus 3 s of TTA
-evaluation, so the 93 % comes after 6–7 epochs, ≈ 200–250 s; 6 epochs reach it in 2 of 3 seeds
-(92.9–93.1 %), 7 epochs is the default for margin. The 60 s of the issue would need ≈ 9 s per
-epoch; the course's LeNet is at ≈ 0.83 after the same 210 s. ``torch.compile`` did not pay:
-≈ 60 s of compiling (train and eval graphs) for no faster steps on this CPU.
+with other jobs, load average 1.5–4): 23–32 s of training per epoch plus 2–3 s of TTA
+evaluation; with the default 7 epochs all of 3 seeds reach 93 % in the 7th epoch, after
+175, 233 and 246 s (best 93.2–93.3 %); 6 epochs reach it in 2 of 3 (92.9–93.1 %). The 60 s of
+the issue would need ≈ 8 s per epoch; the course's LeNet is at 0.84 after the same 233 s.
+``torch.compile`` did not pay: ≈ 60 s of compiling (train and eval graphs), no faster steps.
 
 On a shared machine run it with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (or with one
 thread): with the default spinning policy two threads ran 4–6× slower than one.
