@@ -113,10 +113,11 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return out
 
 
-def parse_list(name: str, text: str, kind: type = float) -> list[Any]:
+def parse_list(name: str, text: str, kind: type = float, distinct: bool = True) -> list[Any]:
     """``"0, 0.1,3"`` → ``[0.0, 0.1, 3.0]`` (``kind`` int or float): a list setting given as a string.
 
-    At least one value, all finite, none twice; a UserError naming the setting otherwise.
+    At least one value, all finite, none twice (unless ``distinct=False``, for per-stage
+    counts that may repeat); a UserError naming the setting otherwise.
     """
     try:
         values = [kind(part) for part in text.split(",") if part.strip()]
@@ -125,7 +126,7 @@ def parse_list(name: str, text: str, kind: type = float) -> list[Any]:
                         f"{'1,3,19' if kind is int else '0,1,3'}; got {text!r}") from None
     if not values or not all(math.isfinite(v) for v in values):
         raise UserError(f"{name} must list at least one finite number, got {text!r}")
-    if len(set(values)) != len(values):
+    if distinct and len(set(values)) != len(values):
         raise UserError(f"{name} lists a value twice: {text!r}")
     return values
 

@@ -107,14 +107,7 @@ class SpeedrunConfig(FashionOptimConfig):
         return parse_list("widths", self.widths, int)
 
     def stage_extra(self) -> list[int]:
-        # parse_list refuses repeated values, which a per-stage count may well have
-        try:
-            values = [int(part) for part in self.extra.split(",") if part.strip()]
-        except ValueError:
-            values = []
-        if not values:
-            raise UserError(f"extra must be a comma-separated list of integers, e.g. 1,1,0; got {self.extra!r}")
-        return values
+        return parse_list("extra", self.extra, int, distinct=False)  # per-stage counts may repeat
 
     def augment(self) -> Augment | None:
         """The training augmentation, or ``None`` when flips and translations are both off."""
