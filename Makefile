@@ -6,8 +6,11 @@ VENV         := .venv
 PY           := $(VENV)/bin/python
 # The CPU build of PyTorch; on a CUDA machine use e.g. `make TORCH_SPEC='torch>=2.2' run`.
 TORCH_SPEC   ?= torch==2.13.0
-DEB_PACKAGES := dataset-fashion-mnist
-DATA_MARKER  := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+DEB_PACKAGES := dataset-fashion-mnist sword-text-web sword-text-kjv sword-text-sparv
+# one file of each package: present means installed
+DATA_MARKERS := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
+                /usr/share/sword/mods.d/engWEB2015eb.conf /usr/share/sword/mods.d/engKJV2006eb.conf \
+                /usr/share/sword/mods.d/spaRV1909eb.conf
 RUN_ARGS     ?=
 
 .PHONY: run test test-slow bench setup data clean
@@ -35,9 +38,9 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian data packages: installed as root, or through sudo; otherwise say what to do.
 data:
-	@if [ -f $(DATA_MARKER) ]; then exit 0; fi; \
+	@if ls $(DATA_MARKERS) >/dev/null 2>&1; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "note: no apt-get here; divelab will look in \$$DIVELAB_DATA or download Fashion-MNIST"; exit 0; fi; \
+		echo "note: no apt-get here; divelab will look in \$$DIVELAB_DATA or download Fashion-MNIST; text experiments need --set text=FILE"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 	else echo "note: run 'apt-get install $(DEB_PACKAGES)' as root, or set DIVELAB_DATA"; exit 0; fi; \

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny Fashion-MNIST look-alike so tests never need the real data."""
+"""Shared fixtures: a tiny Fashion-MNIST look-alike and a tiny text corpus, so tests never need the real data."""
 
 from __future__ import annotations
 
@@ -30,6 +30,27 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = write_fake_fashion_mnist(tmp_path / "fmnist")
     monkeypatch.setenv("DIVELAB_DATA", str(directory))
     return directory
+
+
+def write_fake_text(path: Path, sentences: int = 400, seed: int = 0) -> Path:
+    """A small English-like text (one sentence per line) from a toy grammar: learnable, ~20 kB."""
+    rng = np.random.default_rng(seed)
+    subjects = ["the king", "a shepherd", "his servant", "the people", "my brother", "she", "they"]
+    verbs = ["went up to", "spoke to", "looked at", "came down from", "gave bread to", "praised"]
+    objects = ["the city", "the mountain", "the river", "the temple", "the house of David", "them"]
+    endings = [".", ".", ", and rested.", "!", "; and it was good."]
+    lines = [f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(objects)}"
+             f"{rng.choice(endings)}" for _ in range(sentences)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fake_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake text file, used instead of the Bible by the text experiments via DIVELAB_TEXT."""
+    path = write_fake_text(tmp_path / "fake.txt")
+    monkeypatch.setenv("DIVELAB_TEXT", str(path))
+    return path
 
 
 @pytest.fixture(autouse=True)
