@@ -22,10 +22,10 @@ is ≥ ``target``; ``seconds_to_target`` is that epoch's ``wall_seconds`` (``Non
 never reached). The learning-rate schedule is planned over ``epochs``, so choose ``epochs``
 such that the target falls in the last epoch or two: accuracy climbs fastest as the rate decays.
 
-Measured (``benchmarks/speedrun.py``, 2 threads, ``OMP_WAIT_POLICY=PASSIVE``, the 2 cores shared
-with other jobs, load average 1.5–4): 23–32 s of training per epoch plus 2–3 s of TTA
-evaluation; with the default 7 epochs all of 3 seeds reach 93 % in the 7th epoch, after
-175, 233 and 246 s (best 93.2–93.3 %); 6 epochs reach it in 2 of 3 (92.9–93.1 %). The 60 s of
+Measured (``benchmarks/speedrun.py``, 2 threads, ``OMP_WAIT_POLICY=PASSIVE``): on an idle
+machine 23.6 s of training per epoch and 93 % in the 7th epoch after 177 s (seed 0, best
+93.28 %); with the 2 cores shared (load average 1.5–4) all of 3 seeds reach 93 % in the 7th
+epoch, after 175, 233 and 246 s (best 93.2–93.3 %); 6 epochs reach it in 2 of 3 (92.9–93.1 %). The 60 s of
 the issue would need ≈ 8 s per epoch; the course's LeNet is at 0.84 after the same 233 s.
 ``torch.compile`` did not pay: ≈ 60 s of compiling (train and eval graphs), no faster steps.
 
