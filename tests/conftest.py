@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny Fashion-MNIST look-alike and a tiny text corpus, so tests never need the real data."""
+"""Shared fixtures: a tiny Fashion-MNIST look-alike, a tiny text corpus and a tiny parallel corpus,
+so tests never need the real data."""
 
 from __future__ import annotations
 
@@ -50,6 +51,34 @@ def fake_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake text file, used instead of the Bible by the text experiments via DIVELAB_TEXT."""
     path = write_fake_text(tmp_path / "fake.txt")
     monkeypatch.setenv("DIVELAB_TEXT", str(path))
+    return path
+
+
+def write_fake_pairs(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """A toy English→Spanish ``fra.txt``-style file: statements, ¿questions? and ¡exclamations!
+    about 150 made-up names (so some names occur only in the held-out pairs)."""
+    rng = np.random.default_rng(seed)
+    syllables = ["ba", "ke", "lo", "mi", "su", "ra", "ti", "do", "ne", "ga"]
+    names = sorted({"".join(rng.choice(syllables, 3)).capitalize() for _ in range(150)})
+    places = [("city", "la ciudad"), ("mountain", "el monte"), ("river", "el río"), ("temple", "el templo")]
+    verbs = [("sees", "ve"), ("builds", "edifica"), ("loves", "ama"), ("leaves", "deja")]
+    lines = []
+    for i in range(n):
+        name = names[rng.integers(len(names))]
+        (place, lugar), (verb, verbo) = places[rng.integers(len(places))], verbs[rng.integers(len(verbs))]
+        en, es = [(f"{name} {verb} the {place}.", f"{name} {verbo} {lugar}."),
+                  (f"Does {name} see the {place}?", f"¿Ve {name} {lugar}?"),
+                  (f"{name}, come to the {place}!", f"¡{name}, ven a {lugar}!")][i % 3]
+        lines.append(f"{en}\t{es}\tCC-BY 2.0 (France) Attribution: tatoeba.org #{i}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fake_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A toy pairs file used instead of the Bible by the translation experiments via DIVELAB_PAIRS."""
+    path = write_fake_pairs(tmp_path / "pairs.txt")
+    monkeypatch.setenv("DIVELAB_PAIRS", str(path))
     return path
 
 

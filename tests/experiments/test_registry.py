@@ -16,7 +16,7 @@ def test_names_are_unique_and_cli_safe():
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_experiment_runs_and_reports(name, fake_data, fake_text, tmp_path):
+def test_experiment_runs_and_reports(name, fake_data, fake_text, fake_pairs, tmp_path):
     result = divelab.run(name, epochs=1, out=tmp_path / name, progress=False)
     summary = json.loads((tmp_path / name / "summary.json").read_text())
     assert summary == result.summary
