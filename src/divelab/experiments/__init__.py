@@ -2,11 +2,11 @@
 
 from divelab.experiment import Experiment
 from divelab.experiments import (augmentation, backprop, basics, batch_size, cnn, conv_basics, critical_points,
-                                 generalization, mt_data, optimizers, regularization, slot_filling, speedrun, stability,
+                                 generalization, language_model, mt_data, optimizers, regularization, slot_filling, speedrun, stability,
                                  stn)
 
 _MODULES = [basics, generalization, regularization, augmentation, backprop, stability,
-            critical_points, batch_size, optimizers, conv_basics, cnn, stn, speedrun, slot_filling, mt_data]
+            critical_points, batch_size, optimizers, conv_basics, cnn, stn, speedrun, language_model, slot_filling, mt_data]
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for module in _MODULES for e in module.EXPERIMENTS}
 
