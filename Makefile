@@ -6,11 +6,11 @@ VENV         := .venv
 PY           := $(VENV)/bin/python
 # The CPU build of PyTorch; on a CUDA machine use e.g. `make TORCH_SPEC='torch>=2.2' run`.
 TORCH_SPEC   ?= torch==2.13.0
-DEB_PACKAGES := dataset-fashion-mnist sword-text-web sword-text-kjv sword-text-sparv
-# one file of each package: present means installed
+DEB_PACKAGES := dataset-fashion-mnist sword-text-web sword-text-kjv sword-text-sparv chromium
+# one file of each package: present means installed (chromium: the report's browser test)
 DATA_MARKERS := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
                 /usr/share/sword/mods.d/engWEB2015eb.conf /usr/share/sword/mods.d/engKJV2006eb.conf \
-                /usr/share/sword/mods.d/spaRV1909eb.conf
+                /usr/share/sword/mods.d/spaRV1909eb.conf /usr/bin/chromium
 RUN_ARGS     ?=
 
 .PHONY: run test test-slow bench setup data clean

@@ -1,4 +1,4 @@
-"""The ``divelab`` command: ``list``, ``run`` and ``show`` (see DESIGN.md for the contract).
+"""The ``divelab`` command: ``list``, ``run``, ``show`` and ``report`` (see DESIGN.md for the contract).
 
 Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
 """
@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_show = sub.add_parser("show", help="print a run's summary and where its figures are")
     p_show.add_argument("dir", help="run directory, e.g. runs/mlp")
+
+    p_report = sub.add_parser("report", help="write one HTML page showing every run under a directory")
+    p_report.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR",
+                          help="directory searched for runs, recursively (default runs/)")
+    p_report.add_argument("--out", metavar="FILE", help="the page to write (default RUNS_DIR/index.html)")
     return parser
 
 
@@ -168,12 +173,20 @@ def _cmd_show(args: argparse.Namespace) -> None:
     _print_result(load_run(args.dir))
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from divelab.report.html import tally, write_report
+
+    path, runs = write_report(args.runs_dir, args.out)
+    print(f"wrote {path}: {tally(runs)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from divelab.train.trainer import Interrupted
 
     try:
-        {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show}[args.command](args)
+        commands = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show, "report": _cmd_report}
+        commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
