@@ -1,0 +1,361 @@
+"""Chapter 7 — machine translation with encoder–decoders, attention and the Transformer (d2l §10–11).
+
+- ``seq2seq``: d2l's GRU encoder–decoder (:class:`~divelab.models.seq2seq.GRUSeq2Seq`);
+- ``seq2seq-attention``: the GRU decoder with Bahdanau attention
+  (:class:`~divelab.models.seq2seq.AttentionSeq2Seq`), attention heatmaps of test sentences;
+- ``transformer``: the encoder–decoder Transformer (:class:`~divelab.models.transformer.Transformer`),
+  heatmaps of each head of its last decoder layer's cross-attention.
+
+Each trains on the English→Spanish Bible verses (``pairs=bible``; ``$DIVELAB_PAIRS`` replaces
+them, ``pairs=PATH`` reads your own tab-separated pairs) with teacher forcing and the masked,
+label-smoothed cross-entropy, Adam and a warm-up + cosine schedule, gradient-norm clipping;
+then translates every test pair greedily and with beam search (batched) and scores both with
+corpus BLEU (sacrebleu's definition, :mod:`divelab.scratch.bleu`) and chrF against the
+references. BLEU is computed on the text as the tokenizer sees it (lower-cased by default, so
+case does not count).
+
+Run directory: ``test.src`` (source sentences), ``test.ref`` (references), ``test.hyp`` (beam
+translations) and ``test.greedy.hyp``, one line per test pair in the same order;
+``translation.json`` + ``preprocessing.json`` (+ subword models) + ``checkpoint/`` for
+``divelab translate RUN_DIR "sentence"`` (:mod:`divelab.translate`).
+
+Defaults are a quick run of a few minutes on 2 CPU cores: 5,000 random training pairs, 3
+epochs, 4,000 BPE pieces per language, small models (Transformer d_model 128, 2 + 2 layers,
+FFN 512; GRUs with 128-wide embeddings and 2 layers of 256). The full setting trains on all
+~28,500 training pairs, e.g. for the Transformer::
+
+    divelab run transformer --set max_pairs=0 --set vocab_size=8000 --set d_model=256 \\
+        --set num_encoder_layers=3 --set num_decoder_layers=3 --set dim_feedforward=1024 --epochs N
+
+and for the recurrent models ``--set max_pairs=0 --set vocab_size=8000 --set embed_size=256
+--epochs N``. One epoch of all pairs is ~0.86 M target tokens; measure the models' speed with
+``benchmarks/translation_throughput.py`` and choose ``N`` for the time budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from divelab.config import OptimConfig, OptimizerName, ScheduleName
+from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
+from divelab.errors import UserError
+from divelab.experiment import Experiment, RunContext
+from divelab.models.seq2seq import TranslationLoss
+from divelab.report.figures import new_figure
+from divelab.scratch.bleu import corpus_bleu, corpus_chrf
+from divelab.train.callbacks import GradClip
+from divelab.train.checkpoint import atomic_write_bytes
+from divelab.train.optim import build_optimizer, build_schedule
+from divelab.translate import DecodeSettings, build_model, decode_ids
+from divelab.translate import save as save_translation
+
+TOPIC = "translation"
+
+
+@dataclass
+class TranslationConfig(OptimConfig):
+    """Data, training and decoding settings shared by the translation experiments.
+
+    Data: ``pairs`` (``bible``, or a tab-separated pairs file), ``tokenizer`` (``word``
+    tokens with ``min_freq``, or SentencePiece ``bpe``/``unigram`` with about ``vocab_size``
+    pieces per language), ``lower`` (lower-case everything), ``num_steps`` (tokens per
+    sentence, ``<eos>`` included; longer ones are cut), ``max_pairs`` (> 0: a random subset of
+    that many training pairs, for quick runs; 0 = all), ``bucket`` (batches of similar length,
+    see :class:`~divelab.data.parallel.PairLoader`).
+    Training: ``label_smoothing`` ε, ``clip`` (gradient-norm cap, 0 = none), ``dropout``.
+    Decoding: ``beam_size``, ``length_penalty`` α (score = log p / len^α), maximum length
+    ``⌊max_len_a · src_len + max_len_b⌋``, ``decode_batch`` sentences at a time.
+    Report: ``examples`` translations in the summary, ``heatmaps`` attention figures.
+    """
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.001
+    optimizer: OptimizerName = "adam"
+    schedule: ScheduleName = "warmup_cosine"
+    warmup_epochs: float = 0.5
+    pairs: str = "bible"
+    tokenizer: Literal["word", "bpe", "unigram"] = "bpe"
+    vocab_size: int = 4000
+    min_freq: int = 2
+    lower: bool = True
+    num_steps: int = 80
+    max_pairs: int = 5000
+    bucket: int = 50
+    label_smoothing: float = 0.1
+    clip: float = 1.0
+    dropout: float = 0.1
+    beam_size: int = 4
+    length_penalty: float = 1.0
+    max_len_a: float = 1.5
+    max_len_b: float = 10.0
+    decode_batch: int = 100
+    examples: int = 5
+    heatmaps: int = 3
+
+    def validate(self) -> None:
+        super().validate()
+        if self.epochs < 1:
+            raise UserError(f"epochs must be ≥ 1 for a translation run (it must train a model), got {self.epochs}")
+        if not self.pairs.strip():
+            raise UserError("pairs must be bible or the path of a tab-separated pairs file; got an empty string")
+        checks = {"vocab_size": (self.vocab_size, 8), "min_freq": (self.min_freq, 1), "num_steps": (self.num_steps, 2),
+                  "beam_size": (self.beam_size, 1), "decode_batch": (self.decode_batch, 1),
+                  "max_pairs": (self.max_pairs, 0), "bucket": (self.bucket, 0), "examples": (self.examples, 0),
+                  "heatmaps": (self.heatmaps, 0)}
+        for name, (value, low) in checks.items():
+            if value < low:
+                raise UserError(f"{name} must be ≥ {low}, got {value}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.clip < 0:
+            raise UserError(f"clip must be ≥ 0 (0 = no clipping), got {self.clip}")
+        if self.max_len_a < 0 or self.max_len_b < 1:
+            raise UserError(f"need max_len_a ≥ 0 and max_len_b ≥ 1, got {self.max_len_a} and {self.max_len_b}")
+
+    def resumable(self) -> tuple[str, ...]:
+        # decoding happens after training: its settings may change when a run is resumed
+        return (*super().resumable(), "beam_size", "length_penalty", "max_len_a", "max_len_b", "decode_batch",
+                "examples", "heatmaps")
+
+
+@dataclass
+class RNNTranslationConfig(TranslationConfig):
+    """A GRU encoder–decoder: ``embed_size``, GRU state ``num_hiddens`` in ``num_layers`` layers."""
+
+    dropout: float = 0.2
+    embed_size: int = 128
+    num_hiddens: int = 256
+    num_layers: int = 2
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("embed_size", "num_hiddens", "num_layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+
+    def model_args(self) -> dict[str, Any]:
+        return {"embed_size": self.embed_size, "num_hiddens": self.num_hiddens, "num_layers": self.num_layers,
+                "dropout": self.dropout}
+
+
+@dataclass
+class TransformerTranslationConfig(TranslationConfig):
+    """A Transformer: width ``d_model``, ``nhead`` heads, layers per stack, FFN width;
+    ``norm_first`` pre-norm layers; ``tie_output`` shares the target embedding with the output layer."""
+
+    lr: float = 0.001
+    warmup_epochs: float = 1.0
+    d_model: int = 128
+    nhead: int = 4
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    dim_feedforward: int = 512
+    norm_first: bool = False
+    tie_output: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("d_model", "nhead", "num_encoder_layers", "num_decoder_layers", "dim_feedforward"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.d_model % self.nhead:
+            raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
+
+    def model_args(self) -> dict[str, Any]:
+        return {"d_model": self.d_model, "nhead": self.nhead, "num_encoder_layers": self.num_encoder_layers,
+                "num_decoder_layers": self.num_decoder_layers, "dim_feedforward": self.dim_feedforward,
+                "dropout": self.dropout, "norm_first": self.norm_first, "tie_output": self.tie_output,
+                "max_len": max(1024, math.ceil(self.max_len_a * self.num_steps + self.max_len_b) + 1)}
+
+
+# ---- data ----------------------------------------------------------------------------------------
+
+def subset(corpus: PairCorpus, max_pairs: int, seed: int) -> PairCorpus:
+    """``corpus`` with a random ``max_pairs`` of its training pairs (kept in their order); all if 0 or more."""
+    if max_pairs == 0 or max_pairs >= len(corpus.train):
+        return corpus
+    chosen = torch.randperm(len(corpus.train), generator=torch.Generator().manual_seed(seed))[:max_pairs]
+    return dataclasses.replace(corpus, train=[corpus.train[i] for i in sorted(chosen.tolist())])
+
+
+def _data(cfg: TranslationConfig, ctx: RunContext, directory: Path) -> TranslationData:
+    corpus = subset(load_pairs(cfg.pairs), cfg.max_pairs, cfg.seed)
+    try:
+        return translation_data(corpus, cfg.tokenizer, cfg.vocab_size, cfg.min_freq, cfg.num_steps, cfg.batch_size,
+                                cfg.seed, ctx.device, lower=cfg.lower, directory=directory, bucket=cfg.bucket)
+    except ValueError as exc:  # e.g. SentencePiece cannot fit the vocabulary to a tiny text
+        raise UserError(f"cannot prepare the pairs: {exc}") from None
+
+
+# ---- training ------------------------------------------------------------------------------------
+
+def _train(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, model: nn.Module) -> list[dict[str, Any]]:
+    optimizer = build_optimizer(cfg, model.parameters())
+    scheduler = build_schedule(cfg, optimizer, len(data.train_loader))
+    callbacks = [GradClip(cfg.clip)] if cfg.clip > 0 else []
+    # no test loader: the test pairs are scored by BLEU once at the end; validation loss each epoch
+    trainer = ctx.trainer(model, TranslationLoss(data.pad, cfg.label_smoothing), optimizer, data.train_loader,
+                          val_loader=data.val_loader, classification=False,
+                          callbacks=callbacks, scheduler=scheduler)
+    return ctx.fit(trainer)
+
+
+def tokens_per_second(history: list[dict[str, Any]], tokens_per_epoch: int) -> float:
+    """Target tokens (``<eos>`` included, padding not) trained on per second of the batch loops."""
+    seconds = sum(r["train_seconds"] for r in history)
+    return len(history) * tokens_per_epoch / seconds if seconds > 0 else 0.0
+
+
+# ---- decoding and scoring ------------------------------------------------------------------------
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    """One sentence a line (line breaks inside a sentence become spaces, so the counts stay aligned)."""
+    atomic_write_bytes(path, "".join(" ".join(line.split()) + "\n" for line in lines).encode("utf-8"))
+
+
+def _evaluate(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, model: nn.Module) -> dict[str, Any]:
+    settings = _settings(cfg)
+    prep, test = data.prep, data.test
+    src, src_len = test.src.to(ctx.device), test.src_len.to(ctx.device)
+    start = time.perf_counter()
+    greedy_ids = decode_ids(model, src, src_len, prep, 1, settings)
+    greedy_seconds = time.perf_counter() - start
+    beam_ids = decode_ids(model, src, src_len, prep, cfg.beam_size, settings)
+    beam_seconds = time.perf_counter() - start - greedy_seconds
+    greedy = [prep.decode_target(ids) for ids in greedy_ids]
+    beam = [prep.decode_target(ids) for ids in beam_ids]
+    for name, lines in (("test.src", data.test_src), ("test.ref", data.test_ref), ("test.hyp", beam),
+                        ("test.greedy.hyp", greedy)):
+        _write_lines(ctx.out_dir / name, lines)
+    n = len(data.test_ref)
+    examples = [{"source": data.test_src[i], "reference": data.test_ref[i], "greedy": greedy[i], "beam": beam[i]}
+                for i in range(min(cfg.examples, n))]
+    return {"bleu": corpus_bleu(beam, data.test_ref), "bleu_greedy": corpus_bleu(greedy, data.test_ref),
+            "chrf": corpus_chrf(beam, data.test_ref), "chrf_greedy": corpus_chrf(greedy, data.test_ref),
+            "test_pairs": n, "greedy_sentences_per_s": n / max(greedy_seconds, 1e-9),
+            "beam_sentences_per_s": n / max(beam_seconds, 1e-9), "decode_seconds": greedy_seconds + beam_seconds,
+            "examples": examples, "_beam_ids": beam_ids}
+
+
+def _settings(cfg: TranslationConfig) -> DecodeSettings:
+    return DecodeSettings(cfg.beam_size, cfg.length_penalty, cfg.max_len_a, cfg.max_len_b, cfg.decode_batch)
+
+
+# ---- attention heatmaps --------------------------------------------------------------------------
+
+def _heatmap_rows(data: TranslationData, beam_ids: list[list[int]], count: int) -> list[int]:
+    """Test pairs to draw: the ``count`` with the shortest sources among the first 100 (readable labels)."""
+    candidates = range(min(100, len(beam_ids)))
+    return sorted(candidates, key=lambda i: (int(data.test.src_len[i]), i))[:count]
+
+
+def _labels(data: TranslationData, row: int, hyp: list[int]) -> tuple[list[str], list[str]]:
+    """Source tokens (with ``<eos>``) and target tokens the decoder produced (with ``<eos>``)."""
+    length = int(data.test.src_len[row])
+    src = data.src_vocab.decode(data.test.src[row, :length])
+    return src, [*data.tgt_vocab.decode(hyp), "<eos>"]
+
+
+def _attention_inputs(data: TranslationData, row: int, hyp: list[int],
+                      device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    length = int(data.test.src_len[row])
+    src = data.test.src[row:row + 1, :length].to(device)
+    tgt_in = torch.tensor([[data.bos, *hyp]], dtype=torch.int64, device=device)
+    return src, torch.tensor([length], device=device), tgt_in
+
+
+def _draw(ax: Any, weights: Tensor, src: list[str], tgt: list[str], title: str, vmax: float) -> Any:
+    image = ax.imshow(weights.cpu().float().numpy(), cmap="Reds", vmin=0.0, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(src)), src, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(tgt)), tgt, fontsize=6)
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    ax.set_title(title, fontsize=8)
+    return image
+
+
+def _heatmaps(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, model: nn.Module,
+              beam_ids: list[list[int]]) -> None:
+    """Bahdanau: one heatmap per sentence; Transformer: one panel per head of the last decoder layer."""
+    if not hasattr(model, "attention_map"):
+        return
+    for k, row in enumerate(_heatmap_rows(data, beam_ids, cfg.heatmaps), 1):
+        hyp = beam_ids[row][: 2 * cfg.num_steps]
+        weights = model.attention_map(*_attention_inputs(data, row, hyp, ctx.device))[0]
+        src, tgt = _labels(data, row, hyp)
+        size = (0.25 * len(src) + 1.5, 0.22 * len(tgt) + 1.5)
+        vmax = max(float(weights.max()), 1e-6)
+        if weights.dim() == 2:                                          # (T, S): Bahdanau
+            fig, axes = new_figure(size=size)
+            image = _draw(axes[0][0], weights, src, tgt, "Bahdanau attention", vmax)
+        else:                                                           # (layers, heads, T, S): Transformer
+            heads = weights[-1]
+            vmax = max(float(heads.max()), 1e-6)                        # one colour scale for all heads
+            fig, axes = new_figure(ncols=len(heads), size=size)
+            for h, ax in enumerate(axes[0]):
+                image = _draw(ax, heads[h], src, tgt, f"last decoder layer, head {h + 1}", vmax)
+        fig.colorbar(image, ax=list(axes[0]), shrink=0.8)
+        fig.suptitle(f"test pair {row + 1}: cross-attention weights")
+        ctx.save_figure(fig, f"attention-{k}")
+
+
+# ---- the experiments -----------------------------------------------------------------------------
+
+def _run(kind: str, cfg: Any, ctx: RunContext) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:   # subword models land in the run directory once it opens
+        data = _data(cfg, ctx, Path(scratch))
+        torch.manual_seed(cfg.seed)
+        args = cfg.model_args()
+        model = build_model(kind, len(data.src_vocab), len(data.tgt_vocab), args).to(ctx.device)
+        ctx.open()
+        data.prep.save(ctx.out_dir)
+    save_translation(ctx.out_dir, kind, args, _settings(cfg))
+    history = _train(cfg, ctx, data, model)
+    train_tokens = int(data.train.tgt_len.sum())
+    results = _evaluate(cfg, ctx, data, model)
+    beam_ids = results.pop("_beam_ids")
+    _heatmaps(cfg, ctx, data, model, beam_ids)
+    last = history[-1] if history else {}
+    return {**{k: results[k] for k in ("bleu", "bleu_greedy", "chrf", "chrf_greedy")},
+            "train_tokens_per_s": tokens_per_second(history, train_tokens),
+            "train_seconds": sum(r["train_seconds"] for r in history),
+            "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
+            **{k: v for k, v in results.items() if k not in ("bleu", "bleu_greedy", "chrf", "chrf_greedy")},
+            "train_pairs": len(data.train), "train_target_tokens": train_tokens,
+            "src_vocab": len(data.src_vocab), "tgt_vocab": len(data.tgt_vocab),
+            "parameters": sum(p.numel() for p in model.parameters()), "pairs_source": data.source}
+
+
+def seq2seq(cfg: RNNTranslationConfig, ctx: RunContext) -> dict[str, Any]:
+    return _run("gru", cfg, ctx)
+
+
+def seq2seq_attention(cfg: RNNTranslationConfig, ctx: RunContext) -> dict[str, Any]:
+    return _run("attention", cfg, ctx)
+
+
+def transformer(cfg: TransformerTranslationConfig, ctx: RunContext) -> dict[str, Any]:
+    return _run("transformer", cfg, ctx)
+
+
+HEADLINE = ("bleu", "bleu_greedy", "chrf", "train_tokens_per_s")
+EXPERIMENTS = [
+    Experiment("seq2seq", TOPIC, "GRU encoder–decoder translating English→Spanish verses; greedy and beam BLEU",
+               RNNTranslationConfig, seq2seq, headline=HEADLINE),
+    Experiment("seq2seq-attention", TOPIC, "GRU decoder with Bahdanau attention; BLEU and attention heatmaps",
+               RNNTranslationConfig, seq2seq_attention, headline=HEADLINE),
+    Experiment("transformer", TOPIC, "Transformer encoder–decoder with a key/value cache; BLEU, per-head heatmaps",
+               TransformerTranslationConfig, transformer, headline=HEADLINE),
+]
