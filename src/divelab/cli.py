@@ -1,4 +1,4 @@
-"""The ``divelab`` command: ``list``, ``run``, ``show`` and ``report`` (see DESIGN.md for the contract).
+"""The ``divelab`` command: ``list``, ``run``, ``show``, ``report`` and ``translate`` (see DESIGN.md for the contract).
 
 Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
 """
@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR",
                           help="directory searched for runs, recursively (default runs/)")
     p_report.add_argument("--out", metavar="FILE", help="the page to write (default RUNS_DIR/index.html)")
+
+    p_translate = sub.add_parser("translate", help="translate sentences with a finished translation run")
+    p_translate.add_argument("run_dir", metavar="RUN_DIR", help="a finished seq2seq, seq2seq-attention or transformer run")
+    p_translate.add_argument("sentences", nargs="*", metavar="SENTENCE",
+                             help="sentences to translate (default: one per line from standard input)")
+    p_translate.add_argument("--beam", type=int, metavar="K", help="beam size (default: the run's; 1 = greedy)")
+    p_translate.add_argument("--device", default="auto", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
     return parser
 
 
@@ -180,12 +187,26 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {tally(runs)}")
 
 
+def _cmd_translate(args: argparse.Namespace) -> None:
+    from divelab.config import RunConfig
+    from divelab.runner import resolve_device
+    from divelab.translate import load
+
+    RunConfig(device=args.device).validate()  # the same device check as `divelab run`
+    translator = load(args.run_dir, device=resolve_device(args.device))  # checked before reading standard input
+    sentences = args.sentences or [line.rstrip("\n") for line in sys.stdin]
+    sentences = [s for s in sentences if s.strip()]
+    for line in translator.translate(sentences, beam_size=args.beam):
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from divelab.train.trainer import Interrupted
 
     try:
-        commands = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show, "report": _cmd_report}
+        commands = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show, "report": _cmd_report,
+                    "translate": _cmd_translate}
         commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -12,7 +13,7 @@ import pytest
 
 import divelab
 import divelab.runner
-from divelab import translate
+from divelab import cli, translate
 from divelab.errors import UserError
 from divelab.experiments import translation as translation_module
 
@@ -90,6 +91,25 @@ def test_translate_load_reproduces_the_runs_translations(name, runs):
     assert translator.translate([]) == []
     with pytest.raises(UserError, match="beam size"):
         translator.translate(sources, beam_size=0)
+
+
+@pytest.mark.cli
+def test_translate_command_reads_arguments_or_standard_input(runs, capsys, monkeypatch):
+    out = runs["transformer"].out_dir
+    sources = lines(out / "test.src")[:3]
+    assert cli.main(["translate", str(out), *sources]) == 0
+    assert capsys.readouterr().out.splitlines() == lines(out / "test.hyp")[:3]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(sources) + "\n\n"))
+    assert cli.main(["translate", str(out), "--beam", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines(out / "test.greedy.hyp")[:3]
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("argv, message", [(["--beam", "0"], "beam size"), (["--device", "tpu"], "device")])
+def test_translate_command_errors_are_one_line(runs, capsys, argv, message):
+    assert cli.main(["translate", str(runs["seq2seq"].out_dir), "hello", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_subword_run_keeps_its_sentencepiece_models(runs):
