@@ -133,7 +133,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
             print(f"  {key} = {value!r}")
         return
     result = runner.run(args.name, out=args.out, resume=args.resume, progress=not args.quiet, **_settings(args))
-    _print_result(result)
+    if result.rank == 0:  # under torchrun, one process prints
+        _print_result(result)
 
 
 def _print_result(result: Any) -> None:

@@ -17,16 +17,28 @@ from divelab.errors import UserError
 
 C = TypeVar("C", bound="RunConfig")
 
+PrecisionName = Literal["fp32", "bf16", "fp16"]
+
 
 @dataclass
 class RunConfig:
-    """Settings every experiment has; experiments subclass it and add their own."""
+    """Settings every experiment has; experiments subclass it and add their own.
+
+    ``precision`` and ``compile`` apply to whatever an experiment trains with the shared
+    trainer: ``bf16`` (CPU or GPU) or ``fp16`` (CUDA GPUs, with loss scaling) autocast of the
+    forward pass, and ``torch.compile`` of the model. ``batch_size`` is the global batch
+    when the run is spread over several processes by ``torchrun``. ``tensorboard`` also
+    writes the trainer's scalars (per update and per epoch) to ``OUT/tensorboard/``.
+    """
 
     epochs: int = 10
     batch_size: int = 256
     lr: float = 0.1
     seed: int = 0
     device: str = "auto"
+    precision: PrecisionName = "fp32"
+    compile: bool = False
+    tensorboard: bool = False
 
     def validate(self) -> None:
         """Reject values no experiment can use; subclasses extend this."""
@@ -43,8 +55,12 @@ class RunConfig:
             raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
     def resumable(self) -> tuple[str, ...]:
-        """Settings a resumed run may change; any other change is refused."""
-        return ("epochs", "device", "data_dir")
+        """Settings a resumed run may change; any other change is refused.
+
+        ``precision`` and ``compile`` may change (e.g. a run begun on a CPU finished on a GPU
+        in bf16); the run then no longer ends bit for bit where an uninterrupted one would.
+        """
+        return ("epochs", "device", "data_dir", "precision", "compile")
 
 
 @dataclass

@@ -4,6 +4,10 @@ An experiment is a function ``fn(config, ctx) -> summary`` with a config datacla
 builds its data, model and trainer, trains through ``ctx.fit``, draws its figures through
 ``ctx.save_figure`` and returns its headline numbers; the runner does the rest (output
 directory, config.json, summary.json, resume checks).
+
+Launched by ``torchrun``, every process runs the whole experiment (same seed, same data);
+trainers made by ``ctx.trainer`` train data-parallel, and only process 0 (``ctx.world``)
+writes to the output directory. Work done outside the trainer is repeated in every process.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from divelab.errors import UserError
 from divelab.report import figures
 from divelab.train import checkpoint
 from divelab.train.checkpoint import atomic_write_json
+from divelab.train.distributed import SINGLE, World
+from divelab.train.tensorboard import TensorBoardLogger
 from divelab.train.trainer import Trainer
 
 # files a run writes; a fresh run removes the previous run's copies of these, nothing else
@@ -52,7 +58,8 @@ class Experiment:
 
 @dataclass
 class RunContext:
-    """Where and how an experiment runs: output directory, device, resume flag, progress."""
+    """Where and how an experiment runs: output directory, device, resume flag, progress,
+    and which of the run's processes this is (``world``)."""
 
     experiment: str
     config: RunConfig
@@ -64,15 +71,19 @@ class RunContext:
     figures: list[Path] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float | None = None
+    world: World = SINGLE
     _opened: bool = False
 
     def open(self) -> None:
         """Prepare the output directory on first use: nothing is touched before this.
 
         Experiments load and check their data first, so a mistake found there leaves an
-        earlier run in the same directory intact.
+        earlier run in the same directory intact. Only process 0 of a multi-process run writes.
         """
         if self._opened:
+            return
+        if not self.world.is_main:
+            self._opened = True
             return
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +98,7 @@ class RunContext:
             for png in self.out_dir.glob("*.png"):
                 png.unlink()
             shutil.rmtree(self.out_dir / "checkpoint", ignore_errors=True)
+            shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
         atomic_write_json(self.out_dir / "config.json", self.config_record)
         self._opened = True
 
@@ -99,10 +111,19 @@ class RunContext:
                 test_loader: Any = None, **kwargs: Any) -> Trainer:
         """A :class:`Trainer` writing to this run's directory, for ``config.epochs`` epochs
         unless ``epochs=`` is given. Experiments that train several models give each a
-        ``name=`` so their metrics and checkpoints are kept apart."""
+        ``name=`` so their metrics and checkpoints are kept apart. The config's ``precision``
+        and ``compile`` and the run's processes (``world``) apply unless given."""
         self.open()
         kwargs.setdefault("epochs", self.config.epochs)
         kwargs.setdefault("progress", self.progress)
+        kwargs.setdefault("precision", getattr(self.config, "precision", "fp32"))
+        kwargs.setdefault("compile", getattr(self.config, "compile", False))
+        kwargs.setdefault("world", self.world)
+        if getattr(self.config, "tensorboard", False):
+            log_dir = self.out_dir / "tensorboard" / (kwargs.get("name") or "")
+            # on every process (checkpoints list the same callbacks everywhere); only process 0 writes
+            logger = TensorBoardLogger(log_dir, enabled=self.world.is_main)
+            kwargs["callbacks"] = [*kwargs.get("callbacks", ()), logger]
         return Trainer(model, loss_fn, optimizer, train_loader, test_loader, out_dir=self.out_dir,
                        meta=self.meta, **kwargs)
 
@@ -123,8 +144,10 @@ class RunContext:
         return history
 
     def save_figure(self, fig: Figure, name: str) -> Path:
-        """Write ``fig`` as ``NAME.png`` in the run directory."""
+        """Write ``fig`` as ``NAME.png`` in the run directory (process 0 only)."""
         self.open()
-        path = figures.save(fig, self.out_dir / f"{name}.png")
+        path = self.out_dir / f"{name}.png"
+        if self.world.is_main:
+            figures.save(fig, path)
         self.figures.append(path)
         return path

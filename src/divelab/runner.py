@@ -5,12 +5,18 @@ This is the Python API behind ``divelab run``::
     import divelab
     result = divelab.run("mlp", epochs=2)
     result.summary["test_acc"], result.figures
+
+Started by ``torchrun`` (``WORLD_SIZE`` > 1), :func:`run` joins the process group (gloo on
+CPUs, NCCL on ``cuda:LOCAL_RANK``), runs the experiment in every process — the trainer
+trains data-parallel — and leaves the group at the end; process 0 alone writes the run's
+files. Same experiment, same settings, one process or many.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import json
 import os
 import platform
@@ -29,8 +35,9 @@ from divelab.config import RunConfig, build_config, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments import EXPERIMENTS
-from divelab.train import checkpoint
+from divelab.train import checkpoint, distributed
 from divelab.train.checkpoint import atomic_write_json
+from divelab.train.distributed import World
 
 
 @dataclass
@@ -42,6 +49,7 @@ class RunResult:
     summary: dict[str, Any]
     history: list[dict[str, Any]]
     figures: list[Path]
+    rank: int = 0  # which process of a torchrun launch returned this (0 prints, the others need not)
 
 
 def get_experiment(name: str) -> Experiment:
@@ -73,10 +81,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def set_threads() -> None:
-    """Use the CPUs this process may run on (a container often sees more than it gets)."""
+def set_threads(processes: int = 1) -> None:
+    """Use the CPUs this process may run on (a container often sees more than it gets),
+    shared among ``processes`` processes on this machine."""
     if "OMP_NUM_THREADS" not in os.environ and hasattr(os, "sched_getaffinity"):
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // processes))
 
 
 def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -> RunConfig:
@@ -115,6 +124,22 @@ def _check_out_dir(out_dir: Path) -> None:
         probe = probe.parent
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to {probe}; choose another --out directory")
+    try:
+        checkpoint.probe_writable(probe)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise UserError(f"no space left on the disk of {probe} ({exc.strerror}); free some space "
+                            "or choose another --out directory") from None
+        raise UserError(f"cannot write to {probe} ({exc.strerror or exc}); choose another --out directory") from None
+
+
+def _check_device(config: RunConfig, world: World) -> torch.device:
+    """This process's device, and the precision it can run."""
+    device = distributed.process_device(world, resolve_device(config.device))
+    if config.precision == "fp16" and device.type == "cpu":
+        raise UserError("precision=fp16 needs a CUDA GPU (its loss scaling is made for GPU fp16 kernels); "
+                        "on a CPU use precision=bf16")
+    return device
 
 
 def _check_fresh_start(out_dir: Path) -> None:
@@ -124,12 +149,13 @@ def _check_fresh_start(out_dir: Path) -> None:
                         "or give another --out directory (or delete it) to start afresh")
 
 
-def _config_record(exp: Experiment, config: RunConfig, device: torch.device) -> dict[str, Any]:
+def _config_record(exp: Experiment, config: RunConfig, device: torch.device, world: World) -> dict[str, Any]:
     return {
         "experiment": exp.name,
         "settings": to_dict(config),
         "seed": config.seed,
         "device": str(device),
+        "processes": world.world_size,
         "threads": torch.get_num_threads(),
         "versions": {"divelab": __version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
@@ -145,26 +171,31 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
     the experiment's config dataclass. Output goes to ``out`` (default ``runs/NAME``).
     """
     exp = get_experiment(name)
+    world = distributed.world_from_env()
     out_dir = Path(out) if out is not None else Path("runs") / name
-    _check_out_dir(out_dir)
+    if world.is_main:
+        _check_out_dir(out_dir)
     if resume:
         config = _resumed_config(exp, out_dir, settings)
     else:
         config = build_config(exp.config, settings)
         _check_fresh_start(out_dir)
-    device = resolve_device(config.device)
-    set_threads()
-    seed_everything(config.seed)
+    device = _check_device(config, world)
+    set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.enabled else 1)
 
-    ctx = RunContext(experiment=name, config=config, out_dir=out_dir, device=device, resume=resume,
-                     progress=progress, config_record=_config_record(exp, config, device))
-    start = time.perf_counter()
-    results = exp.fn(config, ctx)
-    ctx.open()
-    summary = {"experiment": name, **results,
-               "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}
-    atomic_write_json(out_dir / "summary.json", summary)
-    return RunResult(name, out_dir, summary, ctx.history, ctx.figures)
+    with distributed.process_group(world, device):
+        seed_everything(config.seed)  # the same in every process: same data, same initial weights
+        ctx = RunContext(experiment=name, config=config, out_dir=out_dir, device=device, resume=resume,
+                         progress=progress and world.is_main, world=world,
+                         config_record=_config_record(exp, config, device, world))
+        start = time.perf_counter()
+        results = exp.fn(config, ctx)
+        ctx.open()
+        summary = {"experiment": name, **results,
+                   "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}
+        if world.is_main:
+            atomic_write_json(out_dir / "summary.json", summary)
+    return RunResult(name, out_dir, summary, ctx.history, ctx.figures, world.rank)
 
 
 def load_run(directory: str | Path) -> RunResult:

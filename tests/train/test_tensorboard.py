@@ -85,3 +85,15 @@ def test_a_resumed_run_hides_the_events_of_the_killed_run(tmp_path):
 def test_flush_every_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="flush_every"):
         TensorBoardLogger(tmp_path, flush_every=0)
+
+
+def test_the_tensorboard_setting_logs_the_runs_trainer(fake_data, tmp_path):
+    """``--set tensorboard=true`` logs to ``OUT/tensorboard/``; a fresh run over the directory removes it."""
+    import divelab
+
+    result = divelab.run("mlp", epochs=2, batch_size=128, tensorboard=True, out=tmp_path / "run", progress=False)
+    scalars = _scalars(tmp_path / "run" / "tensorboard")
+    batches = 512 // 128  # the fake training set has 512 images
+    assert scalars["epoch/test_acc"] == [(r["epoch"] * batches, pytest.approx(r["test_acc"])) for r in result.history]
+    divelab.run("mlp", epochs=1, out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "tensorboard").exists()

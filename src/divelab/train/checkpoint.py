@@ -62,6 +62,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def probe_writable(directory: Path, size: int = 1 << 20) -> None:
+    """Write ``size`` bytes to a temporary file in ``directory``, fsync and delete it: an
+    ``OSError`` (no space, no permission, a read-only disk) now rather than mid-run."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".divelab-probe-", suffix=".tmp")
+    try:
+        block = bytes(min(size, 1 << 16))
+        written = 0
+        while written < size:
+            written += os.write(fd, block[:size - written])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 

@@ -8,16 +8,24 @@ record (or stop training), appends it to ``metrics.jsonl`` and writes a checkpoi
 Ctrl-C finishes the current batch, checkpoints mid-epoch and stops; a resumed run
 continues exactly where it stopped (the shuffling order of an epoch depends only on the
 seed and the epoch number, and all RNG states are restored).
+
+Options: ``precision`` (``fp32``, ``bf16``, ``fp16``: autocast of the forward pass, a loss
+scaler for fp16; the loss is computed in float32, see :mod:`divelab.train.precision`),
+``compile`` (``torch.compile`` of the model; ``trainer.model`` stays the plain module) and
+``world`` (data-parallel training over several processes, see
+:mod:`divelab.train.distributed`: DDP, each process a shard of every batch, metrics summed
+over processes, files written by process 0 alone).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +34,10 @@ from torch import Tensor, nn
 
 from divelab.data.loader import TensorLoader
 from divelab.errors import UserError
-from divelab.train import checkpoint
+from divelab.train import checkpoint, distributed
 from divelab.train.callbacks import Callback, EpochEnd
+from divelab.train.distributed import SINGLE, ShardedLoader, World
+from divelab.train.precision import MixedPrecision
 from divelab.train.progress import Progress
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -47,19 +57,38 @@ class Interrupted(Exception):
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classification: bool) -> dict[str, float]:
-    """Mean loss (and accuracy) of ``model`` over every batch of ``loader``, in eval mode."""
-    was_training = model.training
-    model.eval()
+def _evaluation_sums(model: Callable[..., Any], loader: Any, loss_fn: LossFn, classification: bool,
+                     amp: MixedPrecision) -> tuple[Tensor, Tensor, int]:
+    """``(Σ loss·n, Σ hits, Σ n)`` over the batches of ``loader`` (sums kept on the device: no
+    sync per batch)."""
     device = loader.tensors[0].device
-    loss_sum = torch.zeros((), device=device)  # sums stay on the device: no sync per batch
+    loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
     for x, y in loader:
-        out = model(x)
+        if len(y) == 0:  # a process's empty share of a tiny batch
+            continue
+        with amp.autocast():
+            out = model(x)
+        out = amp.output(out)
         loss_sum += loss_fn(out, y) * len(y)
         if classification:
             correct += (out.argmax(-1) == y).sum()
-    model.train(was_training)
+        count += len(y)
+    return loss_sum, correct, count
+
+
+def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classification: bool, *,
+             precision: str = "fp32") -> dict[str, float]:
+    """Mean loss (and accuracy) of ``model`` over every batch of ``loader``, in eval mode
+    (the forward pass under ``precision``'s autocast, the loss in float32)."""
+    was_training = model.training
+    model.eval()
+    try:
+        amp = MixedPrecision(precision, loader.tensors[0].device)
+        loss_sum, correct, _ = _evaluation_sums(model, loader, loss_fn, classification, amp)
+    finally:
+        model.train(was_training)
     n = loader.num_samples
     result = {"loss": loss_sum.item() / n}
     if classification:
@@ -81,6 +110,11 @@ class Trainer:
     ``checkpoint/NAME/`` for a named sub-run of an experiment that trains several
     models), a checkpoint every ``checkpoint_every`` epochs and at the end; ``meta``
     (experiment name, config) is stored in each checkpoint.
+
+    ``precision``, ``compile`` and ``world`` are described in the module docstring. With
+    several processes, callbacks run in every process and must act alike in all of them
+    (the records they see are the same everywhere; ``stop_training`` set in any process
+    stops all).
     """
 
     log_every = 10  # batches between progress updates (each one synchronises with the device)
@@ -89,7 +123,8 @@ class Trainer:
                  test_loader: TensorLoader | None = None, *, epochs: int, val_loader: TensorLoader | None = None,
                  classification: bool = True, callbacks: Sequence[Callback | Callable[..., None]] = (),
                  out_dir: Path | None = None, name: str | None = None, checkpoint_every: int = 1,
-                 meta: dict[str, Any] | None = None, progress: bool = True, scheduler: Any = None):
+                 meta: dict[str, Any] | None = None, progress: bool = True, scheduler: Any = None,
+                 precision: str = "fp32", compile: bool = False, world: World = SINGLE):
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
         self.epochs, self.classification = epochs, classification
@@ -97,23 +132,51 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.name, self.checkpoint_every = name, max(1, checkpoint_every)
         self.meta = meta or {}
-        self.progress = Progress(epochs, len(train_loader), enabled=progress,
+        self.world, self.compile = world, compile
+        self.progress = Progress(epochs, len(train_loader), enabled=progress and world.is_main,
                                  label=f"{name} " if name else "")
         self.history: list[dict[str, Any]] = []
         # position: `epoch` is the epoch in progress (1-based), `batch` the next batch in it
         self.epoch, self.batch, self.seconds = 1, 0, 0.0
         self.stop_training = False  # set by a callback (early stopping) to end after this epoch
         self._device = train_loader.tensors[0].device
+        self.amp = MixedPrecision(precision, self._device)
         self._reset_sums()
         self._stop_requested = False
+        self._nets: tuple[nn.Module, Callable[..., Any], Callable[..., Any]] | None = None
 
     def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0, train_seconds: float = 0.0) -> None:
         """Running sums of the epoch in progress (loss and hits kept on the device to avoid a
-        sync per batch) and the time spent in its batch loop so far."""
+        sync per batch) and the time spent in its batch loop so far. With several processes
+        each keeps the sums of its own shards."""
         self._loss_sum = torch.tensor(loss_sum, device=self._device)
         self._correct = torch.tensor(correct, device=self._device)
         self._count = count
         self._train_seconds = train_seconds
+
+    def _totals(self) -> tuple[float, int, int]:
+        """``(Σ loss·n, Σ hits, Σ n)`` of the epoch so far, over all processes."""
+        if not self.world.enabled:
+            return self._loss_sum.item(), int(self._correct.item()), self._count
+        sums = torch.stack([self._loss_sum.double(), self._correct.double(),
+                            torch.tensor(float(self._count), dtype=torch.float64, device=self._device)])
+        loss_sum, correct, count = distributed.all_reduce_sum(sums, self.world).tolist()
+        return loss_sum, round(correct), round(count)
+
+    def _networks(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """``(train_net, eval_net)``: the model wrapped for training (DDP, compiled) and for
+        evaluation (compiled); built once per model, parameters shared with ``self.model``."""
+        if self._nets is None or self._nets[0] is not self.model:
+            train_net: Callable[..., Any] = self.model
+            if self.world.enabled:
+                ids = [self._device] if self._device.type == "cuda" else None
+                train_net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            eval_net: Callable[..., Any] = self.model
+            if self.compile:
+                eval_net = torch.compile(self.model)
+                train_net = torch.compile(train_net) if self.world.enabled else eval_net
+            self._nets = (self.model, train_net, eval_net)
+        return self._nets[1], self._nets[2]
 
     # ---- checkpoints ----------------------------------------------------------------------
 
@@ -135,6 +198,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.amp.state_dict(),
             "rng": checkpoint.rng_state(),
             "callbacks": [c.state_dict() for c in self.callbacks],
             "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
@@ -145,8 +209,11 @@ class Trainer:
         }
 
     def save(self) -> None:
-        if self.checkpoint_dir is not None:
-            checkpoint.save(self.checkpoint_dir, self.state(), tag=f"{self.epoch:04d}-{self.batch:06d}")
+        """Write a checkpoint (process 0 only); the model's own state dict, so it loads into a
+        plain model and with any number of processes."""
+        if self.checkpoint_dir is not None and self.world.is_main:
+            with self._writing("checkpoint", self.checkpoint_dir):
+                checkpoint.save(self.checkpoint_dir, self.state(), tag=f"{self.epoch:04d}-{self.batch:06d}")
 
     def restore(self) -> None:
         """Continue from the checkpoint in ``out_dir`` (model, optimizer, RNGs, callbacks, position)."""
@@ -160,6 +227,7 @@ class Trainer:
                 raise ValueError("it was made with another learning-rate schedule")
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
+            self.amp.load_state_dict(state.get("scaler"))
             if len(state["callbacks"]) != len(self.callbacks):
                 raise ValueError("it was made with other callbacks")
             for callback, callback_state in zip(self.callbacks, state["callbacks"]):
@@ -168,8 +236,9 @@ class Trainer:
             pos = state["position"]
             self.stop_training = bool(pos["stop_training"])
             self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
-            self._reset_sums(float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]),
-                             float(pos["train_seconds"]))
+            # the saved sums cover all processes: process 0 carries them on, the others start at 0
+            sums = (float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
+            self._reset_sums(*(sums if self.world.is_main else (0.0, 0, 0)), float(pos["train_seconds"]))
             self.history = list(state["history"])
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -189,75 +258,134 @@ class Trainer:
         self._stop_requested = False
         self._write_metrics()
         previous = self._catch_ctrl_c()
+        distributed.fork_rng(self.world)
         try:
             while self.epoch <= self.epochs and not self.stop_training:
                 self._train_epoch()
                 self._end_epoch()
             for callback in self.callbacks:
                 callback.on_train_end(self)  # the checkpoint keeps the training state, not this
+            distributed.barrier(self.world)  # process 0's last checkpoint is written
+            distributed.sync_rng(self.world, self._device)
         finally:
             self.progress.close()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         return self.history
 
+    def _batches(self) -> Iterator[tuple[int, tuple[Tensor, ...]]]:
+        """``(global batch size, this process's share)`` of each remaining batch of the epoch."""
+        if self.world.enabled:
+            return ShardedLoader(self.train_loader, self.world).sized_batches(self.epoch, start=self.batch)
+        # the targets give the batch size: inputs may be a tuple (translation: source, lengths, decoder input)
+        return ((len(batch[-1]), batch) for batch in self.train_loader.batches(self.epoch, start=self.batch))
+
+    def _step(self, net: Callable[..., Any], x: Tensor, y: Tensor, n_global: int) -> None:
+        """One update on this process's share ``(x, y)`` of a batch of ``n_global`` samples."""
+        with self.amp.autocast():
+            out = net(x)
+        out = self.amp.output(out)
+        loss = self.loss_fn(out, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.world.enabled:
+            # DDP averages gradients over W processes: weight W·n_r/n makes that the global batch mean
+            self.amp.backward(loss * (self.world.world_size * len(y) / n_global))
+        else:
+            self.amp.backward(loss)
+        self.amp.unscale(self.optimizer)
+        for callback in self.callbacks:
+            callback.after_backward(self)
+        self.amp.step(self.optimizer)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        n = len(y)
+        self._loss_sum += loss.detach() * n
+        if self.classification:
+            self._correct += (out.detach().argmax(-1) == y).sum()
+        self._count += n
+
     def _train_epoch(self) -> None:
         self.model.train()
+        train_net, _ = self._networks()
         self.progress.start_epoch(self.epoch, self.batch)
         start = time.perf_counter()
         seen = 0
-        for x, y in self.train_loader.batches(self.epoch, start=self.batch):
-            out = self.model(x)
-            loss = self.loss_fn(out, y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for callback in self.callbacks:
-                callback.after_backward(self)
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-
-            n = len(y)
-            self._loss_sum += loss.detach() * n
-            if self.classification:
-                self._correct += (out.detach().argmax(-1) == y).sum()
-            self._count += n
+        for n_global, (x, y) in self._batches():
+            if n_global >= self.world.world_size:  # else a final batch too small to share: skipped
+                self._step(train_net, x, y, n_global)
             self.batch += 1
-            seen += n
+            seen += n_global
+            stop = self._stop_requested
             if self.batch % self.log_every == 0 or self.batch == len(self.train_loader):
                 # one device sync per `log_every` batches; the running sum covers every batch
-                running_loss = self._loss_sum.item() / self._count
-                if not math.isfinite(running_loss):
+                loss_sum, _, count = self._totals()
+                if not math.isfinite(loss_sum / max(count, 1)):
                     raise self._diverged()
-                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9), running_loss)
-            if self._stop_requested:
-                if not math.isfinite(self._loss_sum.item()):
-                    raise self._diverged()  # never checkpoint weights a NaN has reached
-                self._add_train_time(start)
-                self.save()
-                raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
+                self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9),
+                                     loss_sum / max(count, 1))
+                stop = distributed.any_process(stop, self.world, self._device)
+            elif self.world.enabled:
+                stop = False  # processes agree to stop only where they talk: every `log_every` batches
+            if stop:
+                self._interrupt(start)
         self._add_train_time(start)
+
+    def _interrupt(self, start: float) -> None:
+        """Checkpoint mid-epoch and raise :class:`Interrupted` (after Ctrl-C)."""
+        loss_sum, correct, count = self._totals()
+        if not math.isfinite(loss_sum):
+            raise self._diverged()  # never checkpoint weights a NaN has reached
+        self._add_train_time(start)
+        if self.world.enabled:  # process 0 checkpoints the sums of all
+            sums = (loss_sum, correct, count) if self.world.is_main else (0.0, 0, 0)
+            self._reset_sums(*sums, self._train_seconds)
+        self.save()
+        distributed.barrier(self.world)
+        raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
 
     def _add_train_time(self, start: float) -> None:
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
         self._train_seconds += elapsed
 
+    def _evaluate(self, loader: Any, eval_net: Callable[..., Any]) -> dict[str, float]:
+        """Mean loss (and accuracy) over ``loader``, each process evaluating its shards."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            batches = ShardedLoader(loader, self.world) if self.world.enabled else loader
+            loss_sum, correct, count = _evaluation_sums(eval_net, batches, self.loss_fn, self.classification, self.amp)
+        finally:
+            self.model.train(was_training)
+        if self.world.enabled:
+            sums = torch.stack([loss_sum.double(), correct.double(),
+                                torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)])
+            total_loss, total_correct, n = distributed.all_reduce_sum(sums, self.world).tolist()
+        else:
+            total_loss, total_correct, n = loss_sum.item(), correct.item(), loader.num_samples
+        result = {"loss": total_loss / n}
+        if self.classification:
+            result["acc"] = total_correct / n
+        return result
+
     def _end_epoch(self) -> None:
         start = time.perf_counter()
-        record: dict[str, Any] = {"epoch": self.epoch, "train_loss": self._loss_sum.item() / max(self._count, 1)}
+        loss_sum, correct, count = self._totals()
+        record: dict[str, Any] = {"epoch": self.epoch, "train_loss": loss_sum / max(count, 1)}
         if not math.isfinite(record["train_loss"]):
             raise self._diverged()
         if self.classification:
-            record["train_acc"] = self._correct.item() / max(self._count, 1)
+            record["train_acc"] = correct / max(count, 1)
+        _, eval_net = self._networks()
         for prefix, loader in (("val", self.val_loader), ("test", self.test_loader)):
             if loader is not None:
-                for key, value in evaluate(self.model, loader, self.loss_fn, self.classification).items():
+                for key, value in self._evaluate(loader, eval_net).items():
                     record[f"{prefix}_{key}"] = value
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         record["train_seconds"] = round(self._train_seconds, 4)  # this epoch's batch loop alone
         for callback in self.callbacks:
             callback.on_epoch_end(self, record)
+        self.stop_training = distributed.any_process(self.stop_training, self.world, self._device)
         self.seconds += time.perf_counter() - start
         record["seconds"] = round(self.seconds, 3)  # the run so far, evaluation included
         self.history.append(record)
@@ -279,14 +407,26 @@ class Trainer:
 
     # ---- files and signals ----------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _writing(self, what: str, where: Path) -> Iterator[None]:
+        """Turn a failed write (disk full, permissions) into a clear error; the last complete
+        checkpoint stays valid, as writes are atomic."""
+        try:
+            yield
+        except OSError as exc:
+            raise UserError(f"cannot write the {what} in {where} ({exc.strerror or exc}); the last complete "
+                            "checkpoint is kept: free some space or fix the permissions, then continue "
+                            "with --resume") from None
+
     def _write_metrics(self) -> None:
-        if self.metrics_path is not None:
+        if self.metrics_path is not None and self.world.is_main:
             lines = "".join(json.dumps(r) + "\n" for r in self.history)
-            checkpoint.atomic_write_bytes(self.metrics_path, lines.encode())
+            with self._writing("metrics", self.metrics_path):
+                checkpoint.atomic_write_bytes(self.metrics_path, lines.encode())
 
     def _append_metrics(self, record: dict[str, Any]) -> None:
-        if self.metrics_path is not None:
-            with self.metrics_path.open("a") as f:
+        if self.metrics_path is not None and self.world.is_main:
+            with self._writing("metrics", self.metrics_path), self.metrics_path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
 
     def _catch_ctrl_c(self) -> Any:
