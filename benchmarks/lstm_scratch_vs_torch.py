@@ -41,7 +41,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from divelab.scratch.rnn import LSTMScratch
+from timing import log, max_rel_diff, run_alternating  # benchmarks/timing.py
 
 SEED = 0
 # name: (steps T, batch B, input size I, hidden size H, layers)
@@ -58,11 +58,6 @@ CASES: dict[str, tuple[int, int, int, int, int]] = {
     "lm_2layer": (64, 32, 80, 256, 2),
     "small_h64": (64, 32, 80, 64, 1),
 }
-
-
-def log(message: str) -> None:
-    """A progress line, on stderr (stdout carries only the JSON)."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -82,12 +77,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.repeats < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
         parser.error("need --repeats ≥ 1, --warmup ≥ 0, --threads ≥ 1")
     return args
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a timer sees all of it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def make_layers(input_size: int, hidden_size: int, layers: int, device: torch.device,
@@ -115,34 +104,6 @@ def fwd_bwd_fn(lstm: nn.Module, x: Tensor, upstream: Tensor) -> Callable[[], Any
         out = lstm(leaf)[0]
         return (out.detach(), *torch.autograd.grad(out, (leaf, *weights), upstream))
     return run
-
-
-def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
-    """(seconds, result) of ``fn()``, the device drained before and after."""
-    sync(device)
-    start = time.perf_counter()
-    result = fn()
-    sync(device)
-    return time.perf_counter() - start, result
-
-
-def run_alternating(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int,
-                    device: torch.device) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """Call every side in turn ``warmup + repeats`` times; the timed calls' seconds and each side's last result."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    results: dict[str, Any] = {}
-    for i in range(warmup + repeats):
-        for name, fn in fns.items():
-            seconds, results[name] = timed(fn, device)
-            if i >= warmup:
-                times[name].append(seconds)
-    return times, results
-
-
-def max_rel_diff(a: Any, b: Any) -> float:
-    """``max |a − b| / max |b|`` of a tensor, or the largest over pairs of tensors."""
-    pairs = zip(a, b) if isinstance(a, tuple) else [(a, b)]
-    return max(((x - y).abs().max() / y.abs().max()).item() for x, y in pairs)
 
 
 def bench_case(name: str, args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
