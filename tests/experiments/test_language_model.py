@@ -177,3 +177,21 @@ def test_ngram_counts_and_unk_share():
     assert unk_share(vocab, ["a", "c", "z", "b"]) == 0.5 and unk_share(vocab, []) == 0.0
     assert known_word_share(["a b", "zz"], {"a", "b"}) == pytest.approx(2 / 3)
     assert known_word_share([" "], {"a"}) is None
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_process_zero_writes_vocab_and_samples(rank, tmp_path):
+    """Process 1 of a torchrun launch must not write (nor create) anything in the run directory."""
+    from types import SimpleNamespace
+
+    from divelab.experiment import RunContext
+    from divelab.experiments.language_model import LMConfig, _write_run_files
+    from divelab.train.distributed import World
+
+    ctx = RunContext(experiment="lstm", config=LMConfig(), out_dir=tmp_path / "run", device=torch.device("cpu"),
+                     world=World(rank, 2))
+    _write_run_files(ctx, SimpleNamespace(vocab=Vocab(list("abc"))), "sample")
+    if rank == 0:
+        assert (tmp_path / "run" / "vocab.json").is_file() and (tmp_path / "run" / "samples.txt").is_file()
+    else:
+        assert not (tmp_path / "run").exists()

@@ -7,15 +7,20 @@ import json
 import math
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 import divelab
 import divelab.runner
 from divelab import cli, translate
+from divelab.data.parallel import Preprocessing
 from divelab.errors import UserError
+from divelab.experiment import RunContext
 from divelab.experiments import translation as translation_module
+from divelab.train.distributed import World
 
 TINY = {"epochs": 1, "batch_size": 16, "max_pairs": 0, "tokenizer": "word", "min_freq": 1, "num_steps": 12,
         "beam_size": 2, "max_len_b": 4, "max_len_a": 1.0, "examples": 2, "heatmaps": 1, "progress": False}
@@ -156,3 +161,23 @@ def test_subset_keeps_order_and_size():
     small = translation_module.subset(corpus, 10, seed=0)
     assert len(small.train) == 10 and small.train == sorted(small.train, key=lambda p: int(p[0]))
     assert small.test == corpus.test and translation_module.subset(corpus, 0, seed=0) is corpus
+
+
+def _context(out_dir: Path, rank: int) -> RunContext:
+    return RunContext(experiment="transformer", config=translation_module.TransformerTranslationConfig(),
+                      out_dir=out_dir, device=torch.device("cpu"), world=World(rank, 2))
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_process_zero_writes_the_translation_files(rank, runs, tmp_path):
+    """In a torchrun launch process 1 must not write (nor create) anything in the run directory."""
+    ctx = _context(tmp_path / "run", rank)
+    prep = Preprocessing.load(runs["transformer"].out_dir)
+    data = SimpleNamespace(prep=prep)
+    translation_module._save_for_translate(ctx, data, "transformer", {}, translation_module.DecodeSettings())
+    translation_module._write_lines(ctx, "test.hyp", ["una casa"])
+    written = sorted(p.name for p in (tmp_path / "run").glob("*")) if (tmp_path / "run").exists() else []
+    if rank == 0:
+        assert {"preprocessing.json", "translation.json", "test.hyp", "config.json"} <= set(written)
+    else:
+        assert written == []

@@ -375,6 +375,8 @@ def final_metrics(model: RNNLM, data: LMData, cfg: LMConfig, history: list[dict[
 
 def _write_run_files(ctx: RunContext, data: LMData, text: str) -> None:
     ctx.open()
+    if not ctx.world.is_main:  # process 0 alone writes the run's files
+        return
     atomic_write_json(ctx.out_dir / "vocab.json", data.vocab.state_dict())
     atomic_write_bytes(ctx.out_dir / "samples.txt", text.encode())
 

@@ -220,9 +220,12 @@ def tokens_per_second(history: list[dict[str, Any]], tokens_per_epoch: int) -> f
 
 # ---- decoding and scoring ------------------------------------------------------------------------
 
-def _write_lines(path: Path, lines: list[str]) -> None:
-    """One sentence a line (line breaks inside a sentence become spaces, so the counts stay aligned)."""
-    atomic_write_bytes(path, "".join(" ".join(line.split()) + "\n" for line in lines).encode("utf-8"))
+def _write_lines(ctx: RunContext, name: str, lines: list[str]) -> None:
+    """One sentence a line (line breaks inside a sentence become spaces, so the counts stay aligned),
+    written by process 0 alone (the others of a torchrun launch only compute)."""
+    if ctx.world.is_main:
+        text = "".join(" ".join(line.split()) + "\n" for line in lines)
+        atomic_write_bytes(ctx.out_dir / name, text.encode("utf-8"))
 
 
 def _evaluate(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, model: nn.Module) -> dict[str, Any]:
@@ -238,7 +241,7 @@ def _evaluate(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, mo
     beam = [prep.decode_target(ids) for ids in beam_ids]
     for name, lines in (("test.src", data.test_src), ("test.ref", data.test_ref), ("test.hyp", beam),
                         ("test.greedy.hyp", greedy)):
-        _write_lines(ctx.out_dir / name, lines)
+        _write_lines(ctx, name, lines)
     n = len(data.test_ref)
     examples = [{"source": data.test_src[i], "reference": data.test_ref[i], "greedy": greedy[i], "beam": beam[i]}
                 for i in range(min(cfg.examples, n))]
@@ -313,15 +316,23 @@ def _heatmaps(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, mo
 
 # ---- the experiments -----------------------------------------------------------------------------
 
+def _save_for_translate(ctx: RunContext, data: TranslationData, kind: str, args: dict[str, Any],
+                        settings: DecodeSettings) -> None:
+    """Preprocessing (with any subword models) and ``translation.json`` into the run directory,
+    by process 0 alone (the run's files are process 0's, see :meth:`RunContext.open`)."""
+    ctx.open()
+    if ctx.world.is_main:
+        data.prep.save(ctx.out_dir)
+        save_translation(ctx.out_dir, kind, args, settings)
+
+
 def _run(kind: str, cfg: Any, ctx: RunContext) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:   # subword models land in the run directory once it opens
         data = _data(cfg, ctx, Path(scratch))
         torch.manual_seed(cfg.seed)
         args = cfg.model_args()
         model = build_model(kind, len(data.src_vocab), len(data.tgt_vocab), args).to(ctx.device)
-        ctx.open()
-        data.prep.save(ctx.out_dir)
-    save_translation(ctx.out_dir, kind, args, _settings(cfg))
+        _save_for_translate(ctx, data, kind, args, _settings(cfg))
     history = _train(cfg, ctx, data, model)
     train_tokens = int(data.train.tgt_len.sum())
     results = _evaluate(cfg, ctx, data, model)
