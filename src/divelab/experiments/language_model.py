@@ -249,6 +249,22 @@ class ScratchLMConfig(LMConfig):
 
 
 @dataclass
+class GRUConfig(LMConfig):
+    """The GRU at lr 0.005: at 0.01 its first epoch on the WEB was unstable (gradient norms up
+    to 747, 31 % of updates clipped) and it ended at 2.20 held-out bits per character; at
+    0.005 it ends at 1.675."""
+
+    lr: float = 0.005
+
+
+@dataclass
+class ScratchGRUConfig(ScratchLMConfig):
+    """The scratch GRU at the GRU's lr (see :class:`GRUConfig`)."""
+
+    lr: float = 0.005
+
+
+@dataclass
 class DeepLMConfig(LMConfig):
     """Two stacked LSTM layers of 256 units, 2 epochs (an epoch costs about twice the one-layer one)."""
 
@@ -449,8 +465,8 @@ EXPERIMENTS = [
                TextDataConfig, text_data, headline=("train_chars", "test_chars", "char_vocab", "word_vocab")),
     _experiment("rnn-scratch", "rnn", True, ScratchLMConfig, "Character-level language model, RNN from scratch"),
     _experiment("rnn", "rnn", False, LMConfig, "Character-level language model with nn.RNN"),
-    _experiment("gru-scratch", "gru", True, ScratchLMConfig, "Character-level language model, GRU from scratch"),
-    _experiment("gru", "gru", False, LMConfig, "Character-level language model with nn.GRU"),
+    _experiment("gru-scratch", "gru", True, ScratchGRUConfig, "Character-level language model, GRU from scratch"),
+    _experiment("gru", "gru", False, GRUConfig, "Character-level language model with nn.GRU"),
     _experiment("lstm-scratch", "lstm", True, ScratchLMConfig, "Character-level language model, LSTM from scratch"),
     _experiment("lstm", "lstm", False, LMConfig, "Character-level language model with nn.LSTM"),
     _experiment("deep-rnn", "lstm", False, DeepLMConfig, "Character-level language model, two stacked LSTM layers"),
