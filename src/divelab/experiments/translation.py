@@ -19,17 +19,14 @@ translations) and ``test.greedy.hyp``, one line per test pair in the same order;
 ``translation.json`` + ``preprocessing.json`` (+ subword models) + ``checkpoint/`` for
 ``divelab translate RUN_DIR "sentence"`` (:mod:`divelab.translate`).
 
-Defaults are a quick run of a few minutes on 2 CPU cores: 5,000 random training pairs, 3
-epochs, 4,000 BPE pieces per language, small models (Transformer d_model 128, 2 + 2 layers,
-FFN 512; GRUs with 128-wide embeddings and 2 layers of 256). The full setting trains on all
-~28,500 training pairs, e.g. for the Transformer::
-
-    divelab run transformer --set max_pairs=0 --set vocab_size=8000 --set d_model=256 \\
-        --set num_encoder_layers=3 --set num_decoder_layers=3 --set dim_feedforward=1024 --epochs N
-
-and for the recurrent models ``--set max_pairs=0 --set vocab_size=8000 --set embed_size=256
---epochs N``. One epoch of all pairs is ~0.86 M target tokens; measure the models' speed with
-``benchmarks/translation_throughput.py`` and choose ``N`` for the time budget.
+Defaults are the measured full runs (README, "Attention, machine translation and the
+Transformer"): all ~28,500 training pairs, 8,000 BPE pieces per language, Adam lr 0.002
+with warm-up and cosine decay; the Transformer (d_model 128, 2 + 2 layers, FFN 512) for 5
+epochs, the GRU models (256-wide embeddings, 2 layers of 256) for 4. Each takes about
+45–70 minutes on 2 CPU cores. One epoch of all pairs is ~0.86 M target tokens; a quick
+trial of a few minutes is e.g. ``--set max_pairs=5000 --epochs 1``, and a model that
+translates a little takes at least ~2 epochs of all pairs (measure the speed with
+``benchmarks/translation_throughput.py`` to choose the epochs for another budget).
 """
 
 from __future__ import annotations
@@ -77,19 +74,19 @@ class TranslationConfig(OptimConfig):
     Report: ``examples`` translations in the summary, ``heatmaps`` attention figures.
     """
 
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 64
-    lr: float = 0.001
+    lr: float = 0.002
     optimizer: OptimizerName = "adam"
     schedule: ScheduleName = "warmup_cosine"
     warmup_epochs: float = 0.5
     pairs: str = "bible"
     tokenizer: Literal["word", "bpe", "unigram"] = "bpe"
-    vocab_size: int = 4000
+    vocab_size: int = 8000
     min_freq: int = 2
     lower: bool = True
     num_steps: int = 80
-    max_pairs: int = 5000
+    max_pairs: int = 0
     bucket: int = 50
     label_smoothing: float = 0.1
     clip: float = 1.0
@@ -135,7 +132,7 @@ class RNNTranslationConfig(TranslationConfig):
     """A GRU encoder–decoder: ``embed_size``, GRU state ``num_hiddens`` in ``num_layers`` layers."""
 
     dropout: float = 0.2
-    embed_size: int = 128
+    embed_size: int = 256
     num_hiddens: int = 256
     num_layers: int = 2
 
@@ -155,7 +152,7 @@ class TransformerTranslationConfig(TranslationConfig):
     """A Transformer: width ``d_model``, ``nhead`` heads, layers per stack, FFN width;
     ``norm_first`` pre-norm layers; ``tie_output`` shares the target embedding with the output layer."""
 
-    lr: float = 0.001
+    epochs: int = 5
     warmup_epochs: float = 1.0
     d_model: int = 128
     nhead: int = 4
