@@ -154,6 +154,25 @@ def test_masked_cross_entropy_is_the_mean_over_valid_tokens_only():
     assert masked_cross_entropy(logits, torch.full((2, 4), PAD), PAD).item() == 0.0
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_translation_loss_terms_count_the_tokens_its_mean_averages(smoothing):
+    """``loss · terms`` is the batch's token sum (F.cross_entropy, reduction="sum"), so parts of a
+    batch weighted by their terms combine into the loss of the whole batch."""
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(5, 4, 7, dtype=torch.float64, generator=g)
+    target = torch.randint(3, 7, (5, 4), generator=g)
+    target[0, 1:], target[3, 3:] = PAD, PAD
+    loss_fn = TranslationLoss(PAD, smoothing)
+    terms = loss_fn.terms(target)
+    assert terms.dim() == 0 and terms.device == target.device and int(terms) == 20 - 3 - 1
+    total = F.cross_entropy(logits.reshape(-1, 7), target.reshape(-1), ignore_index=PAD, reduction="sum",
+                            label_smoothing=smoothing)
+    assert (loss_fn(logits, target) * terms).item() == pytest.approx(total.item(), rel=1e-12)
+    parts = [(loss_fn(logits[rows], target[rows]), loss_fn.terms(target[rows])) for rows in (slice(0, 2), slice(2, 5))]
+    combined = sum(loss * t for loss, t in parts) / sum(t for _, t in parts)
+    assert combined.item() == pytest.approx(loss_fn(logits, target).item(), rel=1e-12)
+
+
 def memorised_share(model: torch.nn.Module, steps: int = 60, n: int = 8, seed: int = 0) -> float:
     """Train ``model`` (vocabularies 11 → 19) on ``n`` random pairs with Adam, then the share of them
     that greedy decoding reproduces exactly: masks, shifts and the decoding state all have to be right."""

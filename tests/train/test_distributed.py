@@ -1,4 +1,5 @@
-"""Data-parallel training: shards of every batch, and 2 gloo processes vs 1 process at the same global batch."""
+"""Data-parallel training: shards of every batch, and 2 gloo processes vs 1 process at the same global batch
+(a per-sample loss, and a loss averaged over tokens)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import divelab
 from divelab.data import TensorLoader
 from divelab.data.sequence import SequenceLoader
 from divelab.errors import UserError
-from divelab.train.distributed import ShardedLoader, World, shard_bounds, world_from_env
+from divelab.train.distributed import ShardedLoader, World, process_group, shard_bounds, world_from_env
+from tests.train.tokens import PAD, token_trainer
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork") or not torch.distributed.is_gloo_available(),
                                 reason="the 2-process test forks processes that talk through gloo")
@@ -126,6 +128,50 @@ def test_two_gloo_processes_match_one_process_at_the_same_global_batch(fake_data
     assert resumed.history[2]["train_loss"] < resumed.history[1]["train_loss"]
 
 
+def _token_process(rank: int, world_size: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    world = World(rank, world_size, rank)
+    with process_group(world, torch.device("cpu")):
+        trainer = token_trainer(epochs=2, world=world)
+        history = trainer.fit()
+    if world.is_main:
+        torch.save({"history": history, "model": trainer.model.state_dict()}, out)
+
+
+@needs_fork
+def test_two_gloo_processes_match_one_process_with_a_token_mean_loss(one_thread, tmp_path):
+    """A loss averaged over non-padding tokens, shards of 4 and 5 sentences with different token
+    counts: each process's loss weighted by W·t_r/t gives the one-process gradient. Weights within
+    2e-6 and losses within 1e-5, as above (weighting by sentences, W·n_r/n, moves the train loss
+    by 3e-3)."""
+    single = token_trainer(epochs=2)
+    single.fit()
+    _, y = next(single.train_loader.batches(1))
+    cut = shard_bounds(len(y), World(1, 2))[0]
+    tokens = (y != PAD).sum(1)
+    assert tokens[:cut].float().mean() != tokens[cut:].float().mean()  # shards' tokens per sentence differ
+
+    port, out = _free_port(), tmp_path / "ddp.pt"
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_token_process, args=(r, 2, port, str(out))) for r in range(2)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0]
+
+    ddp = torch.load(out, weights_only=True)
+    for mine, theirs in zip(ddp["history"], single.history, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert mine[key] == pytest.approx(theirs[key], abs=1e-5), key
+    weights = single.model.state_dict()
+    assert ddp["model"].keys() == weights.keys()
+    for key in weights:
+        torch.testing.assert_close(ddp["model"][key], weights[key], atol=2e-6, rtol=0)
+
+
 class _TupleInputs:
     """A loader whose inputs are a tuple of tensors, as the translation loader's ``(src, src_len, tgt_in)``."""
 
@@ -147,3 +193,5 @@ def test_tuple_inputs_are_sharded_row_wise_and_sized_by_their_targets():
         (a1, b1), y1 = per_rank[1][i][1]
         assert torch.equal(torch.cat([a0, a1]), a) and torch.equal(torch.cat([b0, b1]), b)
         assert torch.equal(torch.cat([y0, y1]), y)
+    sizes = [size for size, _ in ShardedLoader(loader, World(1, world_size)).sized_batches(size=torch.sum)]
+    assert sizes == [y.sum() for _, y in loader.batches()]  # `size` sees the whole batch's targets

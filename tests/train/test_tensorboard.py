@@ -14,6 +14,7 @@ pytest.importorskip("tensorboard", reason="the optional tensorboard package is n
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from divelab.train.tensorboard import TensorBoardLogger  # noqa: E402
+from tests.train.tokens import RecordingTokenLoss, token_trainer  # noqa: E402
 
 BATCHES = 6  # 48 samples in batches of 8
 
@@ -49,6 +50,18 @@ def test_step_losses_average_to_the_epoch_train_loss(tmp_path):
     assert [v for _, v in scalars["step/lr"]] == pytest.approx([0.3 * 0.5 ** ((s - 1) // 4) for s, _ in steps])
     for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
         assert scalars[f"epoch/{key}"] == [(r["epoch"] * BATCHES, pytest.approx(r[key], rel=1e-6)) for r in history]
+
+
+def test_step_losses_are_each_updates_loss_value_with_a_token_mean_loss(tmp_path):
+    """Batches of unequal token counts: ``step/loss`` is still each batch's ``loss_fn`` value (the
+    trainer's ``last_loss``), not a share of the token-weighted running sum."""
+    loss_fn = RecordingTokenLoss()
+    trainer = token_trainer(loss_fn, epochs=2, callbacks=[TensorBoardLogger(tmp_path / "tb", flush_every=3)])
+    trainer.fit()
+    steps = _scalars(tmp_path / "tb")["step/loss"]
+    assert [s for s, _ in steps] == list(range(1, 2 * len(trainer.train_loader) + 1))
+    assert [v for _, v in steps] == [pytest.approx(loss, rel=1e-6) for loss, _, _ in loss_fn.calls]
+    assert len({t / n for _, t, n in loss_fn.calls}) > 1  # the batches' tokens per sample differ
 
 
 def test_nothing_is_written_before_training_or_when_disabled(tmp_path):

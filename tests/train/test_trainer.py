@@ -1,4 +1,5 @@
-"""The trainer: exact resume (between and within epochs), Ctrl-C, divergence, metrics file."""
+"""The trainer: exact resume (between and within epochs), Ctrl-C, divergence, metrics file, losses
+weighted by their terms (tokens for a translation loss)."""
 
 import json
 import math
@@ -13,6 +14,8 @@ from torch import nn
 from divelab.data import TensorLoader
 from divelab.train import Interrupted, Trainer, TrainingDiverged
 from divelab.train import checkpoint
+from divelab.train.trainer import evaluate, loss_terms
+from tests.train.tokens import PAD, RecordingTokenLoss, token_trainer
 
 
 def _problem(seed: int = 0):
@@ -167,3 +170,66 @@ def test_resume_without_the_checkpointed_schedule_is_refused(tmp_path):
     plain.optimizer = torch.optim.Adam(plain.model.parameters(), lr=0.01)
     with pytest.raises(checkpoint.CheckpointError, match="another learning-rate schedule"):
         plain.fit(resume=True)
+
+
+# ---- losses that average over tokens, not samples ------------------------------------------------
+
+def test_train_loss_of_a_token_mean_loss_is_the_mean_over_the_epochs_tokens():
+    """``train_loss`` = Σ_b loss_b·t_b / Σ_b t_b over the epoch's batches (t_b: non-padding tokens),
+    not the sample-weighted mean of the batch means (which differs by far more than rounding here)."""
+    loss_fn = RecordingTokenLoss()
+    trainer = token_trainer(loss_fn, epochs=2)
+    history = trainer.fit()
+    batches = len(trainer.train_loader)
+    assert len(loss_fn.calls) == 2 * batches
+    for i, record in enumerate(history):
+        calls = loss_fn.calls[i * batches:(i + 1) * batches]
+        token_mean = sum(loss * t for loss, t, _ in calls) / sum(t for _, t, _ in calls)
+        sample_mean = sum(loss * n for loss, _, n in calls) / sum(n for _, _, n in calls)
+        assert record["train_loss"] == pytest.approx(token_mean, rel=1e-6)
+        assert abs(sample_mean - token_mean) > 1e-3 * token_mean
+
+
+def test_val_loss_and_evaluate_of_a_token_mean_loss_are_the_mean_over_the_sets_tokens():
+    trainer = token_trainer(epochs=1)
+    history = trainer.fit()
+    x, y = trainer.val_loader.tensors
+    with torch.no_grad():
+        logits = trainer.model(x)                                         # (N, T, V)
+        whole = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=PAD).item()
+        batch_means = sum(trainer.loss_fn(trainer.model(xb), yb).item() * len(yb) for xb, yb in trainer.val_loader)
+    assert history[0]["val_loss"] == pytest.approx(whole, rel=1e-5)
+    assert evaluate(trainer.model, trainer.val_loader, trainer.loss_fn, classification=False)["loss"] == \
+        pytest.approx(whole, rel=1e-5)
+    assert abs(batch_means / len(y) - whole) > 1e-3 * whole
+
+
+def test_loss_terms_are_the_losss_own_count_or_the_samples():
+    y = torch.tensor([[1, 2, PAD], [3, PAD, PAD]])
+    assert loss_terms(F.cross_entropy, y) == 2
+    assert int(loss_terms(RecordingTokenLoss(), y)) == 3
+
+
+def test_a_checkpoint_without_loss_terms_resumes_with_the_sample_count(tmp_path):
+    """Checkpoints written before the trainer counted loss terms hold ``count`` alone; a
+    classification loss averages over samples, so resuming from one mid-epoch is still exact."""
+    straight = _trainer(tmp_path / "a", epochs=1)
+    straight.fit()
+    calls = {"n": 0}
+
+    def interrupting_loss(out, y):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return F.cross_entropy(out, y)
+
+    with pytest.raises(Interrupted):
+        _trainer(tmp_path / "b", epochs=1, loss_fn=interrupting_loss).fit()
+    state_file = tmp_path / "b/checkpoint" / checkpoint.STATE_FILE
+    doc = json.loads(state_file.read_text())
+    position = doc["state"]["position"]
+    assert position.pop("terms") == position["count"] > 0  # mid-epoch: the sums matter
+    state_file.write_text(json.dumps(doc))
+    resumed = _trainer(tmp_path / "b", epochs=1)
+    resumed.fit(resume=True)
+    assert resumed.history[0]["train_loss"] == pytest.approx(straight.history[0]["train_loss"], rel=1e-6)

@@ -114,13 +114,21 @@ def masked_cross_entropy(logits: Tensor, target: Tensor, pad_id: int, label_smoo
 
 
 class TranslationLoss:
-    """The Trainer's ``loss_fn(logits, tgt_out)``: :func:`masked_cross_entropy` with a fixed padding id and ε."""
+    """The Trainer's ``loss_fn(logits, tgt_out)``: :func:`masked_cross_entropy` with a fixed padding id and ε.
+
+    ``terms(tgt_out)`` tells the Trainer that the loss is a mean over the batch's non-padding
+    tokens, so it weights batches (and data-parallel shards) by their tokens, not sentences.
+    """
 
     def __init__(self, pad_id: int, label_smoothing: float = 0.0):
         self.pad_id, self.label_smoothing = pad_id, label_smoothing
 
     def __call__(self, logits: Tensor, target: Tensor) -> Tensor:
         return masked_cross_entropy(logits, target, self.pad_id, self.label_smoothing)
+
+    def terms(self, target: Tensor) -> Tensor:
+        """The number of tokens the loss averages: ``Σ [target ≠ pad_id]`` (a 0-dim device tensor: no sync)."""
+        return (target != self.pad_id).sum()
 
 
 class GRUEncoder(nn.Module):

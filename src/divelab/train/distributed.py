@@ -10,8 +10,10 @@ experiment with the same seed, so data and initial weights agree everywhere; the
 - gives process ``r`` of ``W`` the rows ``[⌊r·n/W⌋, ⌊(r+1)·n/W⌋)`` of every batch of ``n``
   (:class:`ShardedLoader`): ``batch_size`` stays the *global* batch, so one process and
   many see the same batches in the same order, reshuffled every epoch from ``(seed, epoch)``,
-- weights each process's batch-mean loss by ``W·n_r/n``, so the averaged gradient is the
-  gradient of the global batch mean even when the shards differ in size,
+- weights each process's mean loss by ``W·t_r/t`` (``t`` the terms the loss averages: the
+  samples, or e.g. the target tokens of a translation batch; ``t_r`` this process's), so the
+  averaged gradient is the gradient of the global batch's mean even when the shards differ
+  in size,
 - sums losses, hits and counts over all processes (training and evaluation metrics),
 - lets process 0 alone write files, draw figures and show progress.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,13 +186,15 @@ class ShardedLoader:
     def __len__(self) -> int:
         return len(self.loader)
 
-    def sized_batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[int, tuple[Tensor, ...]]]:
-        """``(n, shard)`` for each batch of ``epoch`` from batch ``start``: the global batch
-        size and this process's rows of it (possibly none, when ``n < W``)."""
+    def sized_batches(self, epoch: int = 0, start: int = 0,
+                      size: Callable[[Tensor], Any] = len) -> Iterator[tuple[Any, tuple[Tensor, ...]]]:
+        """``(size(y), shard)`` for each batch of ``epoch`` from batch ``start``: ``size`` of the
+        whole batch's targets ``y`` (by default its number of samples ``n``; the trainer also
+        counts its loss terms) and this process's rows of it (possibly none, when ``n < W``)."""
         for batch in self.loader.batches(epoch, start):
-            n = len(batch[-1])  # the targets: inputs may be a tuple of tensors
-            lo, hi = shard_bounds(n, self.world)
-            yield n, tuple(_rows(t, lo, hi) for t in batch)
+            y = batch[-1]  # the targets: inputs may be a tuple of tensors
+            lo, hi = shard_bounds(len(y), self.world)
+            yield size(y), tuple(_rows(t, lo, hi) for t in batch)
 
     def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
         for _, shard in self.sized_batches(epoch, start):

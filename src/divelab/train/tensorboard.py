@@ -26,19 +26,10 @@ def global_step(trainer: Trainer) -> int:
     return (trainer.epoch - 1) * len(trainer.train_loader) + trainer.batch + 1
 
 
-def _running_sums(trainer: Trainer) -> tuple[Tensor, int]:
-    """The epoch's running ``Σ loss·n`` (on the device) and ``Σ n`` so far.
-
-    The trainer adds an update's loss to these after the ``after_backward`` hooks, so the
-    change between two hooks is the loss of the update in between.
-    """
-    return trainer._loss_sum, trainer._count
-
-
 class TensorBoardLogger(Callback):
     """Write a run's scalars as TensorBoard event files in ``log_dir``.
 
-    Per update: ``step/loss`` (that batch's mean loss) and ``step/lr``; per epoch, at the
+    Per update: ``step/loss`` (that batch's loss, the trainer's ``last_loss``) and ``step/lr``; per epoch, at the
     step of the epoch's last update: every number of the epoch's record as
     ``epoch/KEY`` (``epoch/test_acc``, ``epoch/val_loss`` …). Everything is plotted
     against the global step (:func:`global_step`).
@@ -65,21 +56,11 @@ class TensorBoardLogger(Callback):
         self.log_dir, self.flush_every, self.enabled = Path(log_dir), flush_every, enabled
         self._writer: Any = None
         self._pending: list[tuple[int, float, Tensor]] = []  # (step, lr, loss) not yet written
-        self._open_step: tuple[int, float, Tensor, int] | None = None  # update whose loss is not yet summed
 
     def _write(self, step: int) -> Any:
         if self._writer is None:
             self._writer = self._writer_class(log_dir=str(self.log_dir), purge_step=step)
         return self._writer
-
-    def _close_open_step(self, trainer: Trainer) -> None:
-        """The previous update's loss has reached the running sums: queue it."""
-        if self._open_step is not None:
-            step, lr, sum_before, count_before = self._open_step
-            loss_sum, count = _running_sums(trainer)
-            if count > count_before:
-                self._pending.append((step, lr, (loss_sum - sum_before) / (count - count_before)))
-        self._open_step = None
 
     def _flush_steps(self) -> None:
         if not self._pending:
@@ -92,19 +73,16 @@ class TensorBoardLogger(Callback):
         self._pending = []
 
     def after_backward(self, trainer: Trainer) -> None:
-        if not self.enabled:
+        if not self.enabled or trainer.last_loss is None:
             return
-        self._close_open_step(trainer)
+        lr = float(trainer.optimizer.param_groups[0]["lr"])  # the rate this update uses
+        self._pending.append((global_step(trainer), lr, trainer.last_loss))
         if len(self._pending) >= self.flush_every:
             self._flush_steps()
-        loss_sum, count = _running_sums(trainer)
-        lr = float(trainer.optimizer.param_groups[0]["lr"])
-        self._open_step = (global_step(trainer), lr, loss_sum.detach().clone(), count)
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        self._close_open_step(trainer)
         self._flush_steps()
         step = trainer.epoch * len(trainer.train_loader)
         writer = self._write(step)

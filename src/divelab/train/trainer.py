@@ -15,6 +15,13 @@ scaler for fp16; the loss is computed in float32, see :mod:`divelab.train.precis
 ``world`` (data-parallel training over several processes, see
 :mod:`divelab.train.distributed`: DDP, each process a shard of every batch, metrics summed
 over processes, files written by process 0 alone).
+
+Losses are means, not always over samples: a translation loss averages over the batch's
+non-padding target tokens. A loss says how many terms it averages with an optional method
+``terms(target)`` (see :func:`loss_terms`); the trainer weights each batch's loss by its
+terms, so the epoch's ``train_loss`` and ``val_loss``/``test_loss`` are means over all
+terms of the epoch or set (not means of batch means), and the data-parallel gradient is
+the gradient of the global batch's mean.
 """
 
 from __future__ import annotations
@@ -43,6 +50,14 @@ from divelab.train.progress import Progress
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
+def loss_terms(loss_fn: LossFn, y: Tensor) -> Tensor | int:
+    """How many terms the mean ``loss_fn(out, y)`` averages: ``loss_fn.terms(y)`` where the loss
+    defines it (an integer count, possibly a 0-dim device tensor so that no sync is needed;
+    translation: the non-padding target tokens), else the number of samples ``len(y)``."""
+    terms = getattr(loss_fn, "terms", None)
+    return terms(y) if terms is not None else len(y)
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
@@ -58,12 +73,13 @@ class Interrupted(Exception):
 
 @torch.inference_mode()
 def _evaluation_sums(model: Callable[..., Any], loader: Any, loss_fn: LossFn, classification: bool,
-                     amp: MixedPrecision) -> tuple[Tensor, Tensor, int]:
-    """``(Σ loss·n, Σ hits, Σ n)`` over the batches of ``loader`` (sums kept on the device: no
-    sync per batch)."""
+                     amp: MixedPrecision) -> tuple[Tensor, Tensor, int, Tensor]:
+    """``(Σ loss·t, Σ hits, Σ n, Σ t)`` over the batches of ``loader``, with ``n`` a batch's
+    samples and ``t`` its :func:`loss_terms` (sums kept on the device: no sync per batch)."""
     device = loader.tensors[0].device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
+    terms = torch.zeros((), dtype=torch.int64, device=device)
     count = 0
     for x, y in loader:
         if len(y) == 0:  # a process's empty share of a tiny batch
@@ -71,33 +87,42 @@ def _evaluation_sums(model: Callable[..., Any], loader: Any, loss_fn: LossFn, cl
         with amp.autocast():
             out = model(x)
         out = amp.output(out)
-        loss_sum += loss_fn(out, y) * len(y)
+        t = loss_terms(loss_fn, y)
+        loss_sum += loss_fn(out, y) * t
         if classification:
             correct += (out.argmax(-1) == y).sum()
         count += len(y)
-    return loss_sum, correct, count
+        terms += t
+    return loss_sum, correct, count, terms
 
 
 def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: LossFn, classification: bool, *,
              precision: str = "fp32") -> dict[str, float]:
-    """Mean loss (and accuracy) of ``model`` over every batch of ``loader``, in eval mode
-    (the forward pass under ``precision``'s autocast, the loss in float32)."""
+    """Mean loss over all the loss's terms (samples, or e.g. tokens: :func:`loss_terms`) and
+    accuracy over all samples of ``loader``, in eval mode (the forward pass under
+    ``precision``'s autocast, the loss in float32)."""
     was_training = model.training
     model.eval()
     try:
         amp = MixedPrecision(precision, loader.tensors[0].device)
-        loss_sum, correct, _ = _evaluation_sums(model, loader, loss_fn, classification, amp)
+        loss_sum, correct, count, terms = _evaluation_sums(model, loader, loss_fn, classification, amp)
     finally:
         model.train(was_training)
-    n = loader.num_samples
-    result = {"loss": loss_sum.item() / n}
+    result = {"loss": loss_sum.item() / max(int(terms.item()), 1)}
     if classification:
-        result["acc"] = correct.item() / n
+        result["acc"] = correct.item() / max(count, 1)
     return result
 
 
 class Trainer:
-    """Trains ``model`` on ``train_loader`` with ``loss_fn`` (a batch mean) and ``optimizer``.
+    """Trains ``model`` on ``train_loader`` with ``loss_fn`` and ``optimizer``.
+
+    ``loss_fn(out, y)`` is a mean over the batch's :func:`loss_terms` terms: over its samples,
+    or, where the loss has a method ``terms(y)``, over that many terms (``TranslationLoss``:
+    the non-padding target tokens). Losses are weighted by their terms everywhere, accuracy
+    by samples. ``last_loss`` is the detached loss of the update in progress (set before the
+    ``after_backward`` hooks run) or of the last one; with several processes, this
+    process's share's.
 
     ``scheduler`` (a ``torch.optim.lr_scheduler`` or ``divelab.scratch.schedules.Scheduler``)
     is stepped after every update and checkpointed with the optimizer.
@@ -142,26 +167,31 @@ class Trainer:
         self._device = train_loader.tensors[0].device
         self.amp = MixedPrecision(precision, self._device)
         self._reset_sums()
+        self.last_loss: Tensor | None = None
         self._stop_requested = False
         self._nets: tuple[nn.Module, Callable[..., Any], Callable[..., Any]] | None = None
 
-    def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0, train_seconds: float = 0.0) -> None:
-        """Running sums of the epoch in progress (loss and hits kept on the device to avoid a
-        sync per batch) and the time spent in its batch loop so far. With several processes
-        each keeps the sums of its own shards."""
+    def _reset_sums(self, loss_sum: float = 0.0, correct: int = 0, count: int = 0, terms: int = 0,
+                    train_seconds: float = 0.0) -> None:
+        """Running sums of the epoch in progress: ``Σ loss·t``, hits, samples ``n`` and loss
+        terms ``t`` (all but ``n`` kept on the device to avoid a sync per batch), and the
+        time spent in its batch loop so far. With several processes each keeps the sums of
+        its own shards."""
         self._loss_sum = torch.tensor(loss_sum, device=self._device)
         self._correct = torch.tensor(correct, device=self._device)
         self._count = count
+        self._terms = torch.tensor(terms, dtype=torch.int64, device=self._device)
         self._train_seconds = train_seconds
 
-    def _totals(self) -> tuple[float, int, int]:
-        """``(Σ loss·n, Σ hits, Σ n)`` of the epoch so far, over all processes."""
+    def _totals(self) -> tuple[float, int, int, int]:
+        """``(Σ loss·t, Σ hits, Σ n, Σ t)`` of the epoch so far, over all processes."""
         if not self.world.enabled:
-            return self._loss_sum.item(), int(self._correct.item()), self._count
+            return self._loss_sum.item(), int(self._correct.item()), self._count, int(self._terms.item())
         sums = torch.stack([self._loss_sum.double(), self._correct.double(),
-                            torch.tensor(float(self._count), dtype=torch.float64, device=self._device)])
-        loss_sum, correct, count = distributed.all_reduce_sum(sums, self.world).tolist()
-        return loss_sum, round(correct), round(count)
+                            torch.tensor(float(self._count), dtype=torch.float64, device=self._device),
+                            self._terms.double()])
+        loss_sum, correct, count, terms = distributed.all_reduce_sum(sums, self.world).tolist()
+        return loss_sum, round(correct), round(count), round(terms)
 
     def _networks(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """``(train_net, eval_net)``: the model wrapped for training (DDP, compiled) and for
@@ -204,7 +234,8 @@ class Trainer:
             "position": {"epoch": self.epoch, "batch": self.batch, "seconds": self.seconds,
                          "stop_training": self.stop_training,
                          "loss_sum": self._loss_sum.item(), "correct": int(self._correct.item()),
-                         "count": self._count, "train_seconds": self._train_seconds},
+                         "count": self._count, "terms": int(self._terms.item()),
+                         "train_seconds": self._train_seconds},
             "history": self.history,
         }
 
@@ -236,9 +267,10 @@ class Trainer:
             pos = state["position"]
             self.stop_training = bool(pos["stop_training"])
             self.epoch, self.batch, self.seconds = int(pos["epoch"]), int(pos["batch"]), float(pos["seconds"])
-            # the saved sums cover all processes: process 0 carries them on, the others start at 0
-            sums = (float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]))
-            self._reset_sums(*(sums if self.world.is_main else (0.0, 0, 0)), float(pos["train_seconds"]))
+            # the saved sums cover all processes: process 0 carries them on, the others start at 0;
+            # checkpoints from before loss terms weighted losses by samples (terms = count)
+            sums = (float(pos["loss_sum"]), int(pos["correct"]), int(pos["count"]), int(pos.get("terms", pos["count"])))
+            self._reset_sums(*(sums if self.world.is_main else (0.0, 0, 0, 0)), float(pos["train_seconds"]))
             self.history = list(state["history"])
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -273,23 +305,31 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous)
         return self.history
 
-    def _batches(self) -> Iterator[tuple[int, tuple[Tensor, ...]]]:
-        """``(global batch size, this process's share)`` of each remaining batch of the epoch."""
-        if self.world.enabled:
-            return ShardedLoader(self.train_loader, self.world).sized_batches(self.epoch, start=self.batch)
-        # the targets give the batch size: inputs may be a tuple (translation: source, lengths, decoder input)
-        return ((len(batch[-1]), batch) for batch in self.train_loader.batches(self.epoch, start=self.batch))
+    def _sizes(self, y: Tensor) -> tuple[int, Tensor | int]:
+        """``(samples, loss terms)`` of a batch with targets ``y``."""
+        return len(y), loss_terms(self.loss_fn, y)
 
-    def _step(self, net: Callable[..., Any], x: Tensor, y: Tensor, n_global: int) -> None:
-        """One update on this process's share ``(x, y)`` of a batch of ``n_global`` samples."""
+    def _batches(self) -> Iterator[tuple[tuple[int, Tensor | int], tuple[Tensor, ...]]]:
+        """``((samples, loss terms) of the global batch, this process's share)`` of each
+        remaining batch of the epoch."""
+        if self.world.enabled:
+            return ShardedLoader(self.train_loader, self.world).sized_batches(self.epoch, self.batch, self._sizes)
+        # the targets give the sizes: inputs may be a tuple (translation: source, lengths, decoder input)
+        return ((self._sizes(batch[-1]), batch) for batch in self.train_loader.batches(self.epoch, start=self.batch))
+
+    def _step(self, net: Callable[..., Any], x: Tensor, y: Tensor, terms_global: Tensor | int) -> None:
+        """One update on this process's share ``(x, y)`` of a batch whose loss averages ``terms_global`` terms."""
         with self.amp.autocast():
             out = net(x)
         out = self.amp.output(out)
         loss = self.loss_fn(out, y)
+        terms = loss_terms(self.loss_fn, y)
+        self.last_loss = loss.detach()
         self.optimizer.zero_grad(set_to_none=True)
         if self.world.enabled:
-            # DDP averages gradients over W processes: weight W·n_r/n makes that the global batch mean
-            self.amp.backward(loss * (self.world.world_size * len(y) / n_global))
+            # DDP averages gradients over W processes: weight W·t_r/t (t: loss terms, t_r this
+            # process's) makes that the gradient of the global batch's mean over its t terms
+            self.amp.backward(loss * (self.world.world_size * terms / terms_global))
         else:
             self.amp.backward(loss)
         self.amp.unscale(self.optimizer)
@@ -298,11 +338,11 @@ class Trainer:
         self.amp.step(self.optimizer)
         if self.scheduler is not None:
             self.scheduler.step()
-        n = len(y)
-        self._loss_sum += loss.detach() * n
+        self._loss_sum += self.last_loss * terms
         if self.classification:
             self._correct += (out.detach().argmax(-1) == y).sum()
-        self._count += n
+        self._count += len(y)
+        self._terms += terms
 
     def _train_epoch(self) -> None:
         self.model.train()
@@ -310,19 +350,19 @@ class Trainer:
         self.progress.start_epoch(self.epoch, self.batch)
         start = time.perf_counter()
         seen = 0
-        for n_global, (x, y) in self._batches():
+        for (n_global, terms_global), (x, y) in self._batches():
             if n_global >= self.world.world_size:  # else a final batch too small to share: skipped
-                self._step(train_net, x, y, n_global)
+                self._step(train_net, x, y, terms_global)
             self.batch += 1
             seen += n_global
             stop = self._stop_requested
             if self.batch % self.log_every == 0 or self.batch == len(self.train_loader):
                 # one device sync per `log_every` batches; the running sum covers every batch
-                loss_sum, _, count = self._totals()
-                if not math.isfinite(loss_sum / max(count, 1)):
+                loss_sum, _, _, terms = self._totals()
+                if not math.isfinite(loss_sum / max(terms, 1)):
                     raise self._diverged()
                 self.progress.update(self.batch, seen / max(time.perf_counter() - start, 1e-9),
-                                     loss_sum / max(count, 1))
+                                     loss_sum / max(terms, 1))
                 stop = distributed.any_process(stop, self.world, self._device)
             elif self.world.enabled:
                 stop = False  # processes agree to stop only where they talk: every `log_every` batches
@@ -332,13 +372,12 @@ class Trainer:
 
     def _interrupt(self, start: float) -> None:
         """Checkpoint mid-epoch and raise :class:`Interrupted` (after Ctrl-C)."""
-        loss_sum, correct, count = self._totals()
-        if not math.isfinite(loss_sum):
+        totals = self._totals()
+        if not math.isfinite(totals[0]):
             raise self._diverged()  # never checkpoint weights a NaN has reached
         self._add_train_time(start)
         if self.world.enabled:  # process 0 checkpoints the sums of all
-            sums = (loss_sum, correct, count) if self.world.is_main else (0.0, 0, 0)
-            self._reset_sums(*sums, self._train_seconds)
+            self._reset_sums(*(totals if self.world.is_main else (0.0, 0, 0, 0)), self._train_seconds)
         self.save()
         distributed.barrier(self.world)
         raise Interrupted(self.epoch, self.batch, self.checkpoint_dir)
@@ -349,29 +388,28 @@ class Trainer:
         self._train_seconds += elapsed
 
     def _evaluate(self, loader: Any, eval_net: Callable[..., Any]) -> dict[str, float]:
-        """Mean loss (and accuracy) over ``loader``, each process evaluating its shards."""
+        """Mean loss over all loss terms (and accuracy over all samples) of ``loader``, each
+        process evaluating its shards."""
         was_training = self.model.training
         self.model.eval()
         try:
             batches = ShardedLoader(loader, self.world) if self.world.enabled else loader
-            loss_sum, correct, count = _evaluation_sums(eval_net, batches, self.loss_fn, self.classification, self.amp)
+            loss_sum, correct, count, terms = _evaluation_sums(eval_net, batches, self.loss_fn,
+                                                               self.classification, self.amp)
         finally:
             self.model.train(was_training)
-        if self.world.enabled:
-            sums = torch.stack([loss_sum.double(), correct.double(),
-                                torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device)])
-            total_loss, total_correct, n = distributed.all_reduce_sum(sums, self.world).tolist()
-        else:
-            total_loss, total_correct, n = loss_sum.item(), correct.item(), loader.num_samples
-        result = {"loss": total_loss / n}
+        sums = torch.stack([loss_sum.double(), correct.double(),
+                            torch.tensor(float(count), dtype=torch.float64, device=loss_sum.device), terms.double()])
+        total_loss, total_correct, n, t = distributed.all_reduce_sum(sums, self.world).tolist()
+        result = {"loss": total_loss / max(t, 1)}
         if self.classification:
-            result["acc"] = total_correct / n
+            result["acc"] = total_correct / max(n, 1)
         return result
 
     def _end_epoch(self) -> None:
         start = time.perf_counter()
-        loss_sum, correct, count = self._totals()
-        record: dict[str, Any] = {"epoch": self.epoch, "train_loss": loss_sum / max(count, 1)}
+        loss_sum, correct, count, terms = self._totals()
+        record: dict[str, Any] = {"epoch": self.epoch, "train_loss": loss_sum / max(terms, 1)}
         if not math.isfinite(record["train_loss"]):
             raise self._diverged()
         if self.classification:
