@@ -130,6 +130,21 @@ def test_resume_refuses_a_changed_setting_but_allows_more_epochs(capsys, tmp_pat
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("argv, scheduled", [
+    (["mlp", "--set", "schedule=cosine"], True),
+    (["covariate-shift", "--set", "seeds=1", "--set", "max_source=50"], True),  # a fixed cosine, no setting
+    (["concept-shift", "--set", "stream_length=200", "--set", "adapt_samples=20"], False),  # no schedule at all
+])
+def test_refused_epochs_name_the_schedule_only_when_the_run_has_one(capsys, fake_data, tmp_path, argv, scheduled):
+    code, _, _ = _run(capsys, "run", *argv, "--epochs", "1", "--out", "prev", "--quiet")
+    assert code == 0
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "prev").rglob("*") if p.is_file()}
+    code, _, err = _run(capsys, "run", argv[0], "--out", "prev", "--resume", "--epochs", "2")
+    _assert_user_error(code, err, "cannot change epochs when resuming")
+    assert ("learning-rate schedule" in err) == scheduled, err
+    _unchanged(tmp_path, before)
+
+
 def test_fresh_run_over_an_unfinished_run_is_refused(capsys, tmp_path):
     before = _previous_run(tmp_path, capsys)
     (tmp_path / "prev/summary.json").unlink()  # as if the run had been interrupted

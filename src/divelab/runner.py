@@ -106,13 +106,22 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
     config = build_config(exp.config, {**saved, **overrides})
     for key in overrides:
         if key not in config.resumable() and getattr(config, key) != saved.get(key):
-            why = " (its learning-rate schedule is planned over the whole run)" if key == "epochs" else ""
+            scheduled = key == "epochs" and _scheduled(config, state)
+            why = " (its learning-rate schedule is planned over the whole run)" if scheduled else ""
             raise UserError(f"cannot change {key} when resuming{why}; the run used {saved.get(key)!r}. "
                             "Drop the setting or start a new run with another --out")
     done = int(position.get("epoch", 1)) - 1
     if config.epochs < done:
         raise UserError(f"the run in {out_dir} has done {done} epochs; --epochs {config.epochs} cannot undo them")
     return config
+
+
+def _scheduled(config: RunConfig, state: dict[str, Any]) -> bool:
+    """Whether the run has a learning-rate schedule, the usual reason it may not change ``epochs``:
+    a ``schedule`` setting other than ``constant``, or a scheduler saved in its checkpoint (one
+    fixed by the experiment, as covariate-shift's cosine). Others fix ``epochs`` for reasons of
+    their own (concept-shift: more pretraining would move the alarms)."""
+    return getattr(config, "schedule", None) not in (None, "constant") or state.get("scheduler") is not None
 
 
 def _check_out_dir(out_dir: Path) -> None:

@@ -1,9 +1,9 @@
 """The experiment registry: every experiment of every chapter, listed explicitly."""
 
 from divelab.experiment import Experiment
-from divelab.experiments import (attention, augmentation, backprop, basics, batch_size, cnn, conv_basics,
-                                 critical_points, distribution_shift, generalization, language_model, mt_data, optimizers,
-                                 regularization, slot_filling, speedrun, stability, stn, translation)
+from divelab.experiments import (attention, augmentation, backprop, basics, batch_size, cnn, concept_shift, conv_basics,
+                                 covariate_shift, critical_points, generalization, label_shift, language_model, mt_data,
+                                 optimizers, regularization, slot_filling, speedrun, stability, stn, translation)
 
 # in the course's order: foundations, optimisation, CNNs, RNNs, translation and attention, shift
 _MODULES = [basics, generalization, regularization, augmentation, backprop, stability,
@@ -11,7 +11,7 @@ _MODULES = [basics, generalization, regularization, augmentation, backprop, stab
             conv_basics, cnn, stn, speedrun,
             language_model, slot_filling,
             mt_data, attention, translation,
-            distribution_shift]
+            covariate_shift, label_shift, concept_shift]
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for module in _MODULES for e in module.EXPERIMENTS}
 
