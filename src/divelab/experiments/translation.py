@@ -22,11 +22,11 @@ translations) and ``test.greedy.hyp``, one line per test pair in the same order;
 Defaults are the measured full runs (README, "Attention, machine translation and the
 Transformer"): all ~28,500 training pairs, 8,000 BPE pieces per language, Adam lr 0.002
 with warm-up and cosine decay; the Transformer (d_model 128, 2 + 2 layers, FFN 512) for 5
-epochs, the GRU models (256-wide embeddings, 2 layers of 256) for 4. Each takes about
-45–70 minutes on 2 CPU cores. One epoch of all pairs is ~0.86 M target tokens; a quick
-trial of a few minutes is e.g. ``--set max_pairs=5000 --epochs 1``, and a model that
-translates a little takes at least ~2 epochs of all pairs (measure the speed with
-``benchmarks/translation_throughput.py`` to choose the epochs for another budget).
+epochs, the GRU models (256-wide embeddings, 2 layers of 256) for 4. They trained for
+40–51 minutes on 2 CPU cores to test BLEU 7.5 (seq2seq), 11.4 (seq2seq-attention) and
+25.6 (transformer). One epoch of all pairs is ~0.86 M target tokens; ``--set
+max_pairs=5000 --epochs 1`` is a trial of a few minutes that checks the plumbing (measure
+the speed with ``benchmarks/translation_throughput.py`` to choose epochs for another budget).
 """
 
 from __future__ import annotations
