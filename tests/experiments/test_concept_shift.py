@@ -6,16 +6,8 @@ import pytest
 
 import divelab
 from divelab.errors import UserError
-from divelab.experiments import EXPERIMENTS
 from divelab.experiments import concept_shift as cs
 from tests.experiments.shift_runs import check_run
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """Run through ``divelab.run`` whether or not the registry lists this experiment yet."""
-    for experiment in cs.EXPERIMENTS:
-        monkeypatch.setitem(EXPERIMENTS, experiment.name, experiment)
 
 
 def test_experiment_is_listed_under_topic_shift():
