@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from divelab.exercises.compare import compare_tensors
+
 
 def _leaf_copies(inputs: tuple[Any, ...]) -> list[Any]:
     """Fresh float64 leaves for floating tensors; everything else (targets, ints, None) as is."""
@@ -48,10 +50,7 @@ def assert_twin(
     torch_inputs = _leaf_copies(inputs)
     got = scratch_fn(*scratch_inputs)
     want = torch_fn(*torch_inputs)
-
-    assert got.shape == want.shape, f"shape {tuple(got.shape)} != twin's {tuple(want.shape)}"
-    assert got.dtype == want.dtype, f"dtype {got.dtype} != twin's {want.dtype}"
-    torch.testing.assert_close(got, want, atol=atol, rtol=rtol, msg=lambda m: f"outputs differ: {m}")
+    _assert_same("outputs", got, want, atol, rtol)
     if not check_grad:
         return got
 
@@ -64,7 +63,11 @@ def assert_twin(
             continue
         assert mine.grad is not None, f"input {i}: no gradient reached it on the scratch side"
         assert theirs.grad is not None, f"input {i}: no gradient reached it on the torch side"
-        torch.testing.assert_close(
-            mine.grad, theirs.grad, atol=atol, rtol=rtol, msg=lambda m, i=i: f"gradients of input {i} differ: {m}"
-        )
+        _assert_same(f"gradients of input {i}", mine.grad, theirs.grad, atol, rtol)
     return got
+
+
+def _assert_same(what: str, got: Tensor, want: Tensor, atol: float, rtol: float) -> None:
+    """The exercise checker's comparison (one mechanism for both), as an assertion."""
+    mismatch = compare_tensors(what, got, want, atol, rtol)
+    assert mismatch is None, mismatch.describe()

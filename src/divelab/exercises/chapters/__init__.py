@@ -1,0 +1,1 @@
+"""The exercises of each chapter, one module per chapter of CATALOG.md."""
