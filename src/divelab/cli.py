@@ -1,4 +1,5 @@
-"""The ``divelab`` command: ``list``, ``run``, ``show``, ``report`` and ``translate`` (see DESIGN.md for the contract).
+"""The ``divelab`` command: ``list``, ``run``, ``show``, ``report``, ``translate`` and ``exercise``
+(see DESIGN.md for the contract).
 
 Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
 """
@@ -60,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                              help="sentences to translate (default: one per line from standard input)")
     p_translate.add_argument("--beam", type=int, metavar="K", help="beam size (default: the run's; 1 = greedy)")
     p_translate.add_argument("--device", default="auto", metavar="D", help="auto (default), cpu, cuda, cuda:N or mps")
+
+    from divelab.exercises.commands import add_parser as add_exercise_parser
+
+    add_exercise_parser(sub)
     return parser
 
 
@@ -201,14 +206,20 @@ def _cmd_translate(args: argparse.Namespace) -> None:
         print(line)
 
 
+def _cmd_exercise(args: argparse.Namespace) -> int:
+    from divelab.exercises.commands import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from divelab.train.trainer import Interrupted
 
     try:
         commands = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show, "report": _cmd_report,
-                    "translate": _cmd_translate}
-        commands[args.command](args)
+                    "translate": _cmd_translate, "exercise": _cmd_exercise}
+        status = commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -223,4 +234,4 @@ def main(argv: list[str] | None = None) -> int:
         # the reader of our output went away (`divelab list | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
+    return status or 0

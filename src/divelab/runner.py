@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,7 @@ from divelab import __version__
 from divelab.config import RunConfig, build_config, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
+from divelab.exercises.swap import load_piece, swapped_in
 from divelab.experiments import EXPERIMENTS
 from divelab.train import checkpoint, distributed
 from divelab.train.checkpoint import atomic_write_json
@@ -178,7 +180,10 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
 
     Settings may be Python values or strings (as from ``--set``); each is checked against
     the experiment's config dataclass. Output goes to ``out`` (default ``runs/NAME``).
+    ``impl=FILE`` runs the experiment with a learner's exercise file in place of the
+    project's piece (see :mod:`divelab.exercises.swap`), once the file passes its check.
     """
+    impl = settings.pop("impl", None)
     exp = get_experiment(name)
     world = distributed.world_from_env()
     out_dir = Path(out) if out is not None else Path("runs") / name
@@ -190,6 +195,7 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         config = build_config(exp.config, settings)
         _check_fresh_start(out_dir)
     device = _check_device(config, world)
+    piece = load_piece(name, str(impl)) if impl else None
     set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.enabled else 1)
 
     with distributed.process_group(world, device):
@@ -197,8 +203,11 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         ctx = RunContext(experiment=name, config=config, out_dir=out_dir, device=device, resume=resume,
                          progress=progress and world.is_main, world=world,
                          config_record=_config_record(exp, config, device, world))
+        if piece is not None:
+            ctx.config_record["impl"] = piece.record()
         start = time.perf_counter()
-        results = exp.fn(config, ctx)
+        with swapped_in(piece) if piece is not None else nullcontext():
+            results = exp.fn(config, ctx)
         ctx.open()
         summary = {"experiment": name, **results,
                    "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}

@@ -98,6 +98,8 @@ class Exercise:
     - ``forbidden``: dotted names of library functions that compute the thing itself; they
       raise while the learner's code runs.
     - ``tolerance``: ``(atol, rtol)``; ``key_tolerance`` per compared name (regex → pair).
+    - ``imports``: the skeleton's import lines; ``experiments``: the experiments in which
+      ``--set impl=FILE`` puts the learner's function in place of ``solution``.
     """
 
     name: str
@@ -116,7 +118,8 @@ class Exercise:
     forbidden: tuple[str, ...] = ()
     tolerance: tuple[float, float] = (1e-7, 1e-6)
     key_tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    imports: str = "import torch\nfrom torch import Tensor\n"
+    imports: str = "import torch\nfrom torch import Tensor"
+    experiments: tuple[str, ...] = ()
 
     def tolerance_for(self, key: str) -> tuple[float, float]:
         for pattern, tol in self.key_tolerance.items():
