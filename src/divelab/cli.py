@@ -22,8 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one ``error:`` line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see 'divelab {self.prog.split()[-1]} --help')"
-              if " " in self.prog else f"error: {message} (see 'divelab --help')", file=sys.stderr)
+        print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)
 
 

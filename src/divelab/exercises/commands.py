@@ -18,7 +18,8 @@ EXIT_SOME_FAIL = 1
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exercise", help="exercises that check your own code: list, start, check, solution, grade")
-    ex = p.add_subparsers(dest="exercise_command", required=True, parser_class=type(p))
+    ex = p.add_subparsers(dest="exercise_command", metavar="{list,start,check,solution,grade}", required=True,
+                          parser_class=type(p))
 
     p_list = ex.add_parser("list", help="every exercise, with its status in your workspace")
     p_list.add_argument("--json", action="store_true", help="print a JSON list")
