@@ -62,3 +62,24 @@ def test_impl_user_errors(argv: list[str], message: str, tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_learners_cell_runs_inside_the_scratch_lstm() -> None:
+    """lstm-cell's piece goes into ``LSTMScratch.cell`` (the fused path never calls lstm_cell)."""
+    import torch
+
+    from divelab.exercises.registry import EXERCISES
+    from divelab.exercises.swap import LearnerPiece, swapped_in
+    from divelab.scratch.rnn import LSTMScratch, lstm_cell
+
+    calls = []
+
+    def mine(x, state, *weights):  # noqa: ANN001, ANN202 - a learner's cell
+        calls.append(tuple(x.shape))
+        return lstm_cell(x, state, *weights)
+
+    layer = LSTMScratch(3, 4)
+    with swapped_in(LearnerPiece(EXERCISES["lstm-cell"], mine, Path("lstm_cell.py"), "")):
+        layer(torch.randn(5, 2, 3))
+    assert calls == [(2, 3)] * 5
+    assert LSTMScratch.cell is None

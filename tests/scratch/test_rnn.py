@@ -16,6 +16,7 @@ cases (bias on/off, inter-layer dropout in eval mode); train-mode dropout separa
 from __future__ import annotations
 
 import itertools
+from typing import Any
 import warnings
 
 import pytest
@@ -274,3 +275,18 @@ def test_bad_arguments_raise_value_error() -> None:
         lstm(torch.randn(5, 2, 3), torch.zeros(2, 2, 4))        # an LSTM needs (h_0, c_0)
     with pytest.raises(ValueError, match=r"\(4, 2, 4\)"):
         RNNScratch(3, 4, 2, bidirectional=True)(torch.randn(5, 2, 3), torch.zeros(2, 2, 4))
+
+
+@pytest.mark.parametrize("cls, cell", [(LSTMScratch, lstm_cell), (GRUScratch, gru_cell)])
+def test_a_whole_cell_function_runs_the_layer_like_the_fused_path(cls: type, cell: Any) -> None:
+    """``cell`` set (how a learner's cell trains in an experiment): same outputs and gradients."""
+    torch.manual_seed(0)
+    layer = cls(3, 5, num_layers=2, bidirectional=True).double()
+    x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    fused, _ = layer(x)
+    fused_grad, = torch.autograd.grad(fused.sum(), x)
+    layer.cell = cell  # an instance attribute: not bound as a method
+    stepped, _ = layer(x)
+    stepped_grad, = torch.autograd.grad(stepped.sum(), x)
+    torch.testing.assert_close(stepped, fused, atol=1e-12, rtol=0)
+    torch.testing.assert_close(stepped_grad, fused_grad, atol=1e-12, rtol=0)

@@ -99,7 +99,9 @@ class Exercise:
       raise while the learner's code runs.
     - ``tolerance``: ``(atol, rtol)``; ``key_tolerance`` per compared name (regex → pair).
     - ``imports``: the skeleton's import lines; ``experiments``: the experiments in which
-      ``--set impl=FILE`` puts the learner's function in place of ``solution``.
+      ``--set impl=FILE`` puts the learner's function in place of ``solution`` — wherever
+      divelab's modules hold it, or, with ``swap_target`` (``"module:Class.attr"``), into
+      that class attribute (the recurrent layers' ``cell``, which their fused path does not call).
     """
 
     name: str
@@ -120,6 +122,7 @@ class Exercise:
     key_tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     imports: str = "import torch\nfrom torch import Tensor"
     experiments: tuple[str, ...] = ()
+    swap_target: str | None = None
 
     def tolerance_for(self, key: str) -> tuple[float, float]:
         for pattern, tol in self.key_tolerance.items():

@@ -30,7 +30,8 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -168,6 +169,10 @@ class _RecurrentScratch(nn.Module):
     gates = 1
     state_size = 1
     fold_hidden_bias = True
+    # A whole-cell function ``(x_t, state, W_ih, W_hh, b_ih, b_hh) → state`` (``state`` is ``h``,
+    # or ``(h, c)`` for the LSTM) used step by step instead of the fused path below when set:
+    # how a learner's cell trains in an experiment (``divelab run lstm-scratch --set impl=FILE``).
+    cell: Callable[..., Any] | None = None
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
@@ -246,6 +251,9 @@ class _RecurrentScratch(nn.Module):
         """
         time_dim = 1 if self.batch_first else 0
         weight_ih, weight_hh, bias_ih, bias_hh = self._weights(suffix)
+        if self.cell is not None:
+            return self._run_cell(x.unbind(time_dim), state, (weight_ih, weight_hh, bias_ih, bias_hh), reverse,
+                                  time_dim)
         if self.fold_hidden_bias and bias_hh is not None:
             bias_ih, bias_hh = bias_ih + bias_hh, None
         steps = _input_projection(x, weight_ih, bias_ih).unbind(time_dim)   # T × (B, G·H): ONE matmul
@@ -254,6 +262,18 @@ class _RecurrentScratch(nn.Module):
         order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
         for t in order:
             state = self._step(steps[t], state, weight_hh_t, bias_hh)
+            outputs[t] = state[0]
+        return torch.stack(outputs, dim=time_dim), state
+
+    def _run_cell(self, xs: tuple[Tensor, ...], state: State, weights: tuple[Tensor | None, ...], reverse: bool,
+                  time_dim: int) -> tuple[Tensor, State]:
+        """:meth:`_run_direction` through ``self.cell``, one call per step on the raw weights."""
+        assert self.cell is not None
+        outputs: list[Tensor] = list(xs)   # placeholders, every one overwritten
+        order = range(len(xs) - 1, -1, -1) if reverse else range(len(xs))
+        for t in order:
+            result = self.cell(xs[t], state if self.state_size > 1 else state[0], *weights)
+            state = tuple(result) if self.state_size > 1 else (result,)
             outputs[t] = state[0]
         return torch.stack(outputs, dim=time_dim), state
 

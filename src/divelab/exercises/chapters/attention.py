@@ -13,6 +13,7 @@ from torch import Tensor
 from divelab.exercises.spec import DTYPE, Case, Exercise, Hint, as_tensor, outputs_and_grads, randn
 
 WRONG = "values|nonfinite|error|shape"  # the failures a case's hint explains (not "todo" or "forbidden")
+IMPORTS = "import math\n\nimport torch\nfrom torch import Tensor"  # the skeletons' (math for math.inf, math.sqrt)
 
 
 def _lengths(g: torch.Generator, low: int, high: int, *shape: int) -> Tensor:
@@ -69,8 +70,8 @@ def _masked_softmax_probe(fn: Any, args: dict[str, Any]) -> dict[str, Tensor]:
     out, scores, valid_len = found.pop("output"), args["scores"], args["valid_len"]
     if out.shape != scores.shape:
         return {"weights of the masked keys (j ≥ valid_len)": out}
-    keep = torch.ones_like(scores, dtype=torch.bool) if valid_len is None else _keep_from_lengths(valid_len,
-                                                                                                 scores.shape)
+    keep = (torch.ones_like(scores, dtype=torch.bool) if valid_len is None
+            else _keep_from_lengths(valid_len, scores.shape))
     return {"weights of the masked keys (j ≥ valid_len)": out.masked_fill(keep, 0.0),
             "row sums of the weights": out.sum(dim=-1), "output": out, **found}
 
@@ -105,11 +106,11 @@ MASKED_SOFTMAX = Exercise(
     reference=_masked_softmax_reference,
     probe=_masked_softmax_probe, cases=_masked_softmax_cases,
     forbidden=("torch.nn.functional.scaled_dot_product_attention",),
+    imports=IMPORTS,
     hints=(
         Hint("masked-softmax-empty", "a row with valid_len 0 has no key to attend to: all its weights must be 0 "
-             "— softmax of a row that is all −∞ is NaN, and d2l's fill value −10⁶ makes it uniform; set such "
-             "rows to 0 (e.g. multiply the weights by the mask, or fill the masked scores with 0 and zero the "
-             "rows with no key after the softmax)", case="length-0", kind=WRONG),
+             "— softmax of a row that is all −∞ is NaN, and d2l's fill value −10⁶ makes it uniform; e.g. "
+             "multiply the softmax of the scores filled with −10⁹ by the mask", case="length-0", kind=WRONG),
         Hint("masked-softmax-broadcast", "lay the lengths out to broadcast against scores (B, …, q, k): "
              "(B,) lengths as (B, 1, …, 1), (B, q) lengths as (B, 1, …, q, 1), then compare with "
              "torch.arange(k) along the last axis", case="per query|head axis|one query", kind=WRONG),
@@ -189,6 +190,7 @@ DOT_PRODUCT_ATTENTION = Exercise(
     probe=_sdpa_probe, cases=_sdpa_cases,
     forbidden=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward",
                "torch.nn.MultiheadAttention.forward"),
+    imports=IMPORTS,
     hints=(
         Hint("sdpa-no-key", "a query whose mask row is all False may attend to nothing: its output must be 0 "
              "(softmax over a row of −∞ is NaN); zero the weights of such rows", case="no allowed key", kind=WRONG),
@@ -199,7 +201,7 @@ DOT_PRODUCT_ATTENTION = Exercise(
              case="is_causal", kind=WRONG),
         Hint("sdpa-mask", "a boolean attn_mask is True where the query MAY attend: set the scores to −∞ where "
              "it is False (scores.masked_fill(~attn_mask, -math.inf)) before the softmax; it broadcasts "
-             "against the (…, L, S) scores", case="mask", kind=WRONG),
+             "against the (…, L, S) scores", case="^boolean", kind=WRONG),
         Hint("sdpa-axis", "the softmax runs over the keys, the last axis of the (…, L, S) scores (dim=-1): "
              "each query's weights sum to 1", key="summed over the keys", kind="values"),
         Hint("sdpa-scale", "divide the scores by √d with d = q.shape[-1], the query/key size (not d_v, L or S): "
@@ -257,6 +259,7 @@ ADDITIVE_ATTENTION = Exercise(
     source=("divelab.scratch.attention:AdditiveAttention", "divelab.scratch.attention:masked_softmax"),
     probe=_additive_probe, cases=_additive_cases,
     forbidden=("torch.nn.functional.scaled_dot_product_attention",),
+    imports=IMPORTS,
     hints=(
         Hint("additive-mask", "keys j ≥ valid_len must get weight 0: fill their scores with −∞ (or −10⁶) before "
              "the softmax over the keys, with (B,) lengths laid out as (B, 1, 1) and (B, q) ones as (B, q, 1)",
@@ -351,6 +354,7 @@ MULTI_HEAD_ATTENTION = Exercise(
     probe=_mha_probe, cases=_mha_cases,
     forbidden=("torch.nn.functional.multi_head_attention_forward", "torch.nn.MultiheadAttention.forward",
                "torch.nn.functional.scaled_dot_product_attention"),
+    imports=IMPORTS,
     hints=(
         Hint("mha-padding", "key_padding_mask is True at padding: fill the scores of those keys with −∞ "
              "before the softmax, for every head and query (mask[:, None, None, :] against (B, h, L, S))",
@@ -408,6 +412,7 @@ POSITIONAL_ENCODING = Exercise(
     Allowed: torch.arange, torch.pow / torch.exp, torch.sin, torch.cos, slicing.''',
     solution="divelab.scratch.attention:sinusoidal_encoding",
     probe=_pe_probe, cases=_pe_cases,
+    imports=IMPORTS,
     hints=(
         Hint("pe-odd", "with an odd num_hiddens there are ⌈d/2⌉ sine columns (0, 2, …, d − 1) and ⌊d/2⌋ cosine "
              "columns: give the cosines only the first d // 2 angles", case="odd", kind=WRONG),
@@ -536,9 +541,8 @@ CORPUS_BLEU = Exercise(
     solution="divelab.scratch.bleu:corpus_bleu",
     reference=_sacrebleu,
     probe=_bleu_probe, cases=_bleu_cases,
-    forbidden=("sacrebleu.corpus_bleu", "sacrebleu.sentence_bleu", "sacrebleu.metrics.bleu.BLEU.corpus_score",
-               "sacrebleu.metrics.bleu.BLEU.sentence_score", "nltk.translate.bleu_score.corpus_bleu",
-               "nltk.translate.bleu_score.sentence_bleu"),
+    # no forbidden names: forbidding imports the module, and importing sacrebleu (portalocker) probes the
+    # temporary directory by writing to it, which the sandbox refuses — so sacrebleu cannot run there anyway
     imports="import math\nfrom collections import Counter",
     hints=(
         Hint("bleu-scale", "BLEU is on a 0–100 scale here (as sacrebleu reports it): identical sentences of at "
@@ -652,6 +656,7 @@ BEAM_SEARCH_STEP = Exercise(
     solution="divelab.exercises.solutions.attention:beam_search_step",
     source=("divelab.eval.decode:_expand",),
     probe=_beam_probe, cases=_beam_cases,
+    imports=IMPORTS,
     hints=(
         Hint("beam-step-per-beam", "choose the k best of all k · V candidates of a sentence together: here the "
              "best beam holds all k best tokens. Flatten the (B, k, V) candidate scores to (B, k · V), take the "

@@ -51,6 +51,7 @@ LINEAR = Exercise(
     solution="divelab.scratch.linear:linear",
     reference=lambda x, weight, bias=None: F.linear(x, weight, bias),
     probe=_linear_probe, cases=_linear_cases,
+    experiments=("linreg-scratch",),
     forbidden=("torch.nn.functional.linear", "torch.nn.Linear.forward"),
     hints=(
         Hint("linear-no-bias", "bias is optional: when it is None there is nothing to add (None + a tensor "
@@ -97,6 +98,7 @@ SQUARED_LOSS = Exercise(
     reference=lambda y_hat, y: 0.5 * F.mse_loss(y_hat, y),
     probe=lambda fn, args: outputs_and_grads(fn, args, grad_of=["y_hat", "y"]),
     cases=_squared_loss_cases,
+    experiments=("polyfit", "capacity"),
     forbidden=("torch.nn.functional.mse_loss", "torch.nn.MSELoss.forward"),
     hints=(
         Hint("squared-loss-scalar", "the loss is one number: reduce over every element with .mean() "
@@ -372,6 +374,7 @@ CROSS_ENTROPY = Exercise(
     reference=lambda logits, target, reduction="mean": F.cross_entropy(logits, target, reduction=reduction),
     probe=lambda fn, args: outputs_and_grads(fn, args, grad_of=["logits"]),
     cases=_ce_cases,
+    experiments=("softmax-scratch",),
     forbidden=(*SOFTMAX_FAMILY, "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
                "torch.nn.CrossEntropyLoss.forward", "torch.nn.NLLLoss.forward"),
     hints=(
@@ -465,6 +468,7 @@ RELU = Exercise(
     solution="divelab.scratch.activations:relu",
     reference=torch.relu,
     probe=_relu_probe, cases=_relu_cases,
+    experiments=("mlp-scratch",),
     forbidden=RELU_FORBIDDEN,
     hints=(
         Hint("relu-gradient-at-zero", "at x = 0 torch's relu has gradient 0: write it so that x ≤ 0 takes the "
@@ -519,6 +523,7 @@ SIGMOID = Exercise(
     solution="divelab.scratch.activations:sigmoid",
     reference=torch.sigmoid,
     probe=_activation_probe, cases=_activation_cases,
+    experiments=("activations",),
     forbidden=SIGMOID_FORBIDDEN,
     hints=(
         Hint("sigmoid-abs-at-zero", "at x = 0 the gradient must be σ′(0) = ¼: torch gives |x| the derivative 0 "

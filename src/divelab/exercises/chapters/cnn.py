@@ -129,6 +129,7 @@ CONV2D = Exercise(
     Allowed: torch.nn.functional.pad, Tensor.unfold / torch.nn.functional.unfold, reshapes,
     matmul / einsum. Not allowed: torch.nn.functional.conv2d, torch.conv2d, nn.Conv2d.''',
     solution="divelab.scratch.conv:conv2d",
+    experiments=("conv-basics",),
     reference=lambda x, weight, bias=None, stride=1, padding=0: F.conv2d(x, weight, bias, stride, padding),
     probe=_conv2d_probe, cases=_conv2d_cases,
     forbidden=("torch.nn.functional.conv2d", "torch.conv2d", "torch.convolution", "torch._convolution"),
@@ -191,8 +192,8 @@ _POOL_SHAPES = "x: (N, C, H, W) or unbatched (C, H, W); every channel is pooled 
 MAX_POOL2D = Exercise(
     name="max-pool2d", chapter=5, title="2-D max pooling with stride and −∞ padding", difficulty="medium",
     entry="max_pool2d",
-    signature="def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None, "
-              "padding: int | tuple[int, int] = 0) -> Tensor:",
+    signature="def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], "
+              "stride: int | tuple[int, int] | None = None, padding: int | tuple[int, int] = 0) -> Tensor:",
     task=f'''Max pooling: the largest value of each kh × kw window.
 
     y[..., i, j] = max_(a, b) x̃[..., s_h·i + a, s_w·j + b]
@@ -241,8 +242,9 @@ def _avg_pool2d_cases() -> list[Case]:
 AVG_POOL2D = Exercise(
     name="avg-pool2d", chapter=5, title="2-D average pooling with count_include_pad", difficulty="medium",
     entry="avg_pool2d",
-    signature="def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None, "
-              "padding: int | tuple[int, int] = 0, count_include_pad: bool = True) -> Tensor:",
+    signature="def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], "
+              "stride: int | tuple[int, int] | None = None, padding: int | tuple[int, int] = 0, "
+              "count_include_pad: bool = True) -> Tensor:",
     task=f'''Average pooling: the mean of each kh × kw window of x padded with zeros.
 
     y[..., i, j] = (1/d) Σ_(a, b) x̃[..., s_h·i + a, s_w·j + b]

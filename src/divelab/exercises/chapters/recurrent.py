@@ -217,6 +217,7 @@ GRU_CELL = Exercise(
     Allowed: matrix products, torch.sigmoid, torch.tanh, slicing / Tensor.chunk, arithmetic.
     Not allowed: nn.GRUCell, nn.GRU, torch.gru_cell (the thing itself).''',
     solution="divelab.scratch.rnn:gru_cell",
+    experiments=("gru-scratch",), swap_target="divelab.scratch.rnn:GRUScratch.cell",
     reference=lambda x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None: torch.gru_cell(
         x, h, weight_ih, weight_hh, bias_ih, bias_hh),
     probe=_cell_probe(_gru_step, ("h",)), cases=_gru_cases,
@@ -287,6 +288,7 @@ LSTM_CELL = Exercise(
     Allowed: matrix products, torch.sigmoid, torch.tanh, slicing / Tensor.chunk, arithmetic.
     Not allowed: nn.LSTMCell, nn.LSTM, torch.lstm_cell (the thing itself).''',
     solution="divelab.scratch.rnn:lstm_cell",
+    experiments=("lstm-scratch",), swap_target="divelab.scratch.rnn:LSTMScratch.cell",
     reference=lambda x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None: torch.lstm_cell(
         x, state, weight_ih, weight_hh, bias_ih, bias_hh),
     probe=_cell_probe(_lstm_step, ("h", "c")), cases=_lstm_cases,

@@ -35,13 +35,15 @@ def _weights_cases() -> list[Case]:
         _weights_case("clipped at max_weight = 5, n_train = 3000, n_test = 1000", 3000, 1000, (100,), max_weight=5.0),
         _weights_case("clipped at max_weight = 0.5 (most weights clipped), n_train = n_test = 200", 200, 200, (60,),
                       max_weight=0.5),
-        _weights_case("large logits (|z| up to ~40), n_train = 200, n_test = 100, not clipped", 200, 100, (40,),
-                      scale=15.0),
+        Case("large logits (z from −40 to 40), n_train = 200, n_test = 100, not clipped",
+             lambda g: {"test_logit": torch.linspace(-40, 40, 41, dtype=DTYPE) + randn(g, 41, scale=0.1),
+                        "n_train": 200, "n_test": 100, "max_weight": None}),
         _weights_case("a single logit (0-d tensor), n_train = 10, n_test = 30, not clipped", 10, 30, ()),
     ]
 
 
-def _weights_probe(fn: Any, args: dict[str, Any]) -> dict[str, Tensor]:
+def _output_probe(fn: Any, args: dict[str, Any]) -> dict[str, Tensor]:
+    """The returned tensor itself (no gradients: the weights and corrected posteriors are used as constants)."""
     return {"output": as_tensor(fn(**args))}
 
 
@@ -64,7 +66,7 @@ IMPORTANCE_WEIGHTS = Exercise(
     test_logit: z, any shape (float64). Returns β, of test_logit's shape and dtype.
     Allowed: any tensor operations (torch.exp, torch.clamp, …).''',
     solution="divelab.analysis.shift:importance_weights",
-    probe=_weights_probe, cases=_weights_cases,
+    probe=_output_probe, cases=_weights_cases,
     hints=(
         Hint("importance-weights-precision", "for large logits 1 − σ(z) rounds to 0 (or to a few ulps), so "
              "σ(z) / (1 − σ(z)) is inf or imprecise: the odds are exp(z) itself — compute that directly",
@@ -176,7 +178,9 @@ LABEL_SHIFT = Exercise(
 
 
 def _posteriors(g: torch.Generator, *shape: int) -> Tensor:
-    return torch.softmax(randn(g, *shape, scale=1.5), dim=-1)
+    """Random posteriors over the last dim: the softmax of N(0, 1.5²) logits."""
+    scores = torch.exp(randn(g, *shape, scale=1.5))
+    return scores / scores.sum(-1, keepdim=True)
 
 
 def _reweight_case(name: str, shape: tuple[int, ...], zero: tuple[int, ...] = (), ones: bool = False) -> Case:
@@ -212,10 +216,6 @@ def _reweight_cases() -> list[Case]:
     ]
 
 
-def _reweight_probe(fn: Any, args: dict[str, Any]) -> dict[str, Tensor]:
-    return {"output": as_tensor(fn(**args))}
-
-
 REWEIGHT_PREDICTIONS = Exercise(
     name="reweight-predictions", chapter=8, title="correct a classifier's posteriors for label shift",
     difficulty="easy", entry="reweight_predictions",
@@ -233,7 +233,7 @@ REWEIGHT_PREDICTIONS = Exercise(
     probabilities' shape and dtype, each row summing to 1.
     Allowed: any tensor operations.''',
     solution="divelab.analysis.shift:reweight_predictions",
-    probe=_reweight_probe, cases=_reweight_cases,
+    probe=_output_probe, cases=_reweight_cases,
     hints=(
         Hint("reweight-zero-row", "when every class of a row has weight 0 the normaliser Σ_j w_j p_s(j|x) is 0: "
              "return that row unchanged (torch.where on the normaliser) instead of dividing 0 by 0",
@@ -279,12 +279,12 @@ def _page_hinkley_cases() -> list[Case]:
                            [0.15, 0.18], 2500),
         _stream_case("min_samples = 30: m − M passes λ = 3 at the 10th value already (δ = 0)",
                      [0.0] * 5 + [1.0] * 40, 0.0, 3.0),
+        _noisy_levels_case("values around 8 from the start, then 10: the running mean starts at x_1 "
+                           "(δ = 0.1, λ = 5, min_samples = 0)", [8.0, 10.0], 150, 0.2, 0.1, 5.0, 0),
         _error_stream_case("error rate 0.1 → 0.5 → 0.1 → 0.6, 1000 values each (δ = 0.05, λ = 20)",
                            [0.1, 0.5, 0.1, 0.6], 1000),
         _noisy_levels_case("real-valued stream, mean 0 → 1 → 2 with N(0, 0.5²) noise (δ = 0.1, λ = 10, "
                            "min_samples = 20)", [0.0, 1.0, 2.0], 300, 0.5, 0.1, 10.0, 20),
-        _noisy_levels_case("values around 8 from the start, then 10: the running mean starts at x_1 "
-                           "(δ = 0.1, λ = 5, min_samples = 0)", [8.0, 10.0], 150, 0.2, 0.1, 5.0, 0),
         _stream_case("empty stream", [], 0.005, 20.0),
     ]
 
@@ -334,7 +334,8 @@ PAGE_HINKLEY = Exercise(
              "reset; the value that brings the count to min_samples may raise one (count ≥ min_samples)",
              case="min_samples = 30"),
         Hint("page-hinkley-mean", "x̄_i is the running mean of the values since the last reset including x_i: "
-             "update it (x̄ += (x − x̄) / count) before adding x_i − x̄_i − δ to m; the first value's term is −δ",
+             "update it (x̄ += (x − x̄) / count) before adding x_i − x̄_i − δ to m "
+             "(so the first value adds just −δ)",
              case="running mean starts"),
     ),
 )

@@ -1,0 +1,14 @@
+"""Mutant: divides by the root *mean* square √(s / t) with a constant lr (half of the course's η_t / σ_t)."""
+
+import torch
+from torch import Tensor
+
+HINT = "adagrad-step"
+
+
+def adagrad_update(param: Tensor, grad: Tensor, state: dict, step: int, lr: float = 0.01, lr_decay: float = 0.0,
+                   weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+    g = grad + weight_decay * param
+    s = state.setdefault("sum", torch.full_like(param, initial_accumulator_value))
+    s.add_(g * g)
+    param.sub_(lr / (1 + (step - 1) * lr_decay) * g / ((s / step).sqrt() + eps))

@@ -1,0 +1,18 @@
+"""Mutant: pads only the top and the left (p rows and columns in all, not 2p)."""
+
+import torch
+from torch import Tensor
+
+
+HINT = "conv2d-padding"
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple[int, int] = 1,
+           padding: int | tuple[int, int] = 0) -> Tensor:
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    c_out, c_in, kh, kw = weight.shape
+    padded = torch.nn.functional.pad(x, (pw, 0, ph, 0))
+    windows = padded.unfold(2, kh, sh).unfold(3, kw, sw)              # (N, C_in, H', W', kh, kw)
+    out = torch.einsum("nchwab,ocab->nohw", windows, weight)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)

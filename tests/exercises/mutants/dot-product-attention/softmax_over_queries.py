@@ -1,0 +1,19 @@
+"""Mutant: takes the softmax over the queries axis (dim=-2) instead of the keys."""
+
+import math
+
+import torch
+from torch import Tensor
+
+HINT = "sdpa-axis"
+
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None,
+                                 is_causal: bool = False) -> Tensor:
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if is_causal:
+        attn_mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, -math.inf)
+    weights = torch.softmax(scores, dim=-2)
+    return torch.nan_to_num(weights, nan=0.0) @ v

@@ -1,0 +1,31 @@
+"""Mutant: takes the far neighbours at ⌈u⌉, ⌈v⌉ instead of ⌊u⌋ + 1, ⌊v⌋ + 1: the values agree, but on
+exact pixel positions (a = 0) the two neighbours coincide and the gradient with respect to the grid is lost."""
+
+import torch
+from torch import Tensor
+
+HINT = "grid-sample-grad-grid"
+
+
+def pixel(image: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """image[n, :, row, col] (N, C, P) at integer positions (N, P), 0 outside the image."""
+    n, c, h, w = image.shape
+    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    index = torch.where(inside, row * w + col, 0).long()
+    values = image.reshape(n, c, h * w).gather(2, index.unsqueeze(1).expand(n, c, -1))
+    return values * inside.unsqueeze(1)
+
+
+def unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+    return (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+
+
+def grid_sample(input: Tensor, grid: Tensor, align_corners: bool = False) -> Tensor:
+    n, c, h, w = input.shape
+    u = unnormalize(grid[..., 0], w, align_corners).reshape(n, -1)
+    v = unnormalize(grid[..., 1], h, align_corners).reshape(n, -1)
+    u0, v0, u1, v1 = u.floor(), v.floor(), u.ceil(), v.ceil()
+    a, b = (u - u0).unsqueeze(1), (v - v0).unsqueeze(1)
+    out = ((1 - a) * (1 - b) * pixel(input, v0, u0) + a * (1 - b) * pixel(input, v0, u1)
+           + (1 - a) * b * pixel(input, v1, u0) + a * b * pixel(input, v1, u1))
+    return out.reshape(n, c, *grid.shape[1:3])

@@ -1,0 +1,28 @@
+"""Mutant: clamps the corner indices into the image (border padding) instead of reading zeros outside."""
+
+import torch
+from torch import Tensor
+
+HINT = "grid-sample-zeros"
+
+
+def pixel(image: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """image[n, :, row, col] (N, C, P), positions clamped into the image."""
+    n, c, h, w = image.shape
+    index = (row.clamp(0, h - 1) * w + col.clamp(0, w - 1)).long()
+    return image.reshape(n, c, h * w).gather(2, index.unsqueeze(1).expand(n, c, -1))
+
+
+def unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+    return (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+
+
+def grid_sample(input: Tensor, grid: Tensor, align_corners: bool = False) -> Tensor:
+    n, c, h, w = input.shape
+    u = unnormalize(grid[..., 0], w, align_corners).reshape(n, -1)
+    v = unnormalize(grid[..., 1], h, align_corners).reshape(n, -1)
+    u0, v0 = u.floor(), v.floor()
+    a, b = (u - u0).unsqueeze(1), (v - v0).unsqueeze(1)
+    out = ((1 - a) * (1 - b) * pixel(input, v0, u0) + a * (1 - b) * pixel(input, v0, u0 + 1)
+           + (1 - a) * b * pixel(input, v0 + 1, u0) + a * b * pixel(input, v0 + 1, u0 + 1))
+    return out.reshape(n, c, *grid.shape[1:3])

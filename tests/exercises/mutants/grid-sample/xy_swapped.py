@@ -1,0 +1,30 @@
+"""Mutant: takes grid[..., 0] as the row and grid[..., 1] as the column coordinate."""
+
+import torch
+from torch import Tensor
+
+HINT = "grid-sample-xy"
+
+
+def pixel(image: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """image[n, :, row, col] (N, C, P) at integer positions (N, P), 0 outside the image."""
+    n, c, h, w = image.shape
+    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    index = torch.where(inside, row * w + col, 0).long()
+    values = image.reshape(n, c, h * w).gather(2, index.unsqueeze(1).expand(n, c, -1))
+    return values * inside.unsqueeze(1)
+
+
+def unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+    return (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+
+
+def grid_sample(input: Tensor, grid: Tensor, align_corners: bool = False) -> Tensor:
+    n, c, h, w = input.shape
+    v = unnormalize(grid[..., 0], h, align_corners).reshape(n, -1)   # x used as the row: wrong
+    u = unnormalize(grid[..., 1], w, align_corners).reshape(n, -1)
+    u0, v0 = u.floor(), v.floor()
+    a, b = (u - u0).unsqueeze(1), (v - v0).unsqueeze(1)
+    out = ((1 - a) * (1 - b) * pixel(input, v0, u0) + a * (1 - b) * pixel(input, v0, u0 + 1)
+           + (1 - a) * b * pixel(input, v0 + 1, u0) + a * b * pixel(input, v0 + 1, u0 + 1))
+    return out.reshape(n, c, *grid.shape[1:3])

@@ -1,0 +1,18 @@
+"""Mutant: does not start afresh after an alarm, so every value after the change alarms again."""
+
+from torch import Tensor
+
+HINT = "page-hinkley-reset"
+
+
+def page_hinkley(stream: Tensor, delta: float = 0.005, threshold: float = 20.0, min_samples: int = 30) -> list[int]:
+    alarms = []
+    count, mean, cumulative, minimum = 0, 0.0, 0.0, 0.0
+    for i, x in enumerate(stream.tolist()):
+        count += 1
+        mean += (x - mean) / count
+        cumulative += x - mean - delta
+        minimum = min(minimum, cumulative)
+        if count >= min_samples and cumulative - minimum > threshold:
+            alarms.append(i)
+    return alarms
