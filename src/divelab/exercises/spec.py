@@ -218,13 +218,14 @@ class ForbiddenCall(RuntimeError):
 
 
 def _resolve_owner(dotted: str) -> tuple[Any, str]:
-    import importlib
+    """The object holding the last part of ``dotted`` and that part's name; (None, name) when its
+    module is not loaded (then nothing needs forbidding — and importing it might do harm)."""
+    import sys
 
     parts = dotted.split(".")
     for cut in range(len(parts) - 1, 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+        obj: Any = sys.modules.get(".".join(parts[:cut]))
+        if obj is None:
             continue
         for name in parts[cut:-1]:
             obj = getattr(obj, name, None)

@@ -214,6 +214,7 @@ DOT_PRODUCT_ATTENTION = Exercise(
 
 def _additive_case(name: str, B: int, q: int, k: int, query_size: int, key_size: int, h: int, d_v: int,
                    lengths: tuple[int, ...] | None = None) -> Case:
+    """Weights of nn.Linear's scale; lengths of shape ``lengths`` in 1 … k − 1 (every row masks a key)."""
     def make(g: torch.Generator) -> dict[str, Any]:
         return {"queries": randn(g, B, q, query_size), "keys": randn(g, B, k, key_size),
                 "values": randn(g, B, k, d_v), "W_q": randn(g, h, query_size, scale=query_size ** -0.5),
@@ -282,7 +283,7 @@ def _mha_case(name: str, B: int, L: int, S: int | None, E: int, h: int, padding:
         query = randn(g, B, L, E)
         key, value = (query, query) if S is None else (randn(g, B, S, E), randn(g, B, S, E))
         S_ = key.shape[1]
-        lengths = _lengths(g, 1, S_ + 1, B)
+        lengths = _lengths(g, 1, S_, B)  # every example has padding
         return {"query": query, "key": key, "value": value, "num_heads": h,
                 "in_proj_weight": randn(g, 3 * E, E, scale=E ** -0.5),
                 "in_proj_bias": randn(g, 3 * E, scale=0.1) if bias else None,
@@ -541,8 +542,9 @@ CORPUS_BLEU = Exercise(
     solution="divelab.scratch.bleu:corpus_bleu",
     reference=_sacrebleu,
     probe=_bleu_probe, cases=_bleu_cases,
-    # no forbidden names: forbidding imports the module, and importing sacrebleu (portalocker) probes the
-    # temporary directory by writing to it, which the sandbox refuses — so sacrebleu cannot run there anyway
+    # (in the sandbox sacrebleu cannot even be imported: it probes the temporary directory by writing to it)
+    forbidden=("sacrebleu.corpus_bleu", "sacrebleu.metrics.bleu.BLEU.corpus_score",
+               "nltk.translate.bleu_score.corpus_bleu"),
     imports="import math\nfrom collections import Counter",
     hints=(
         Hint("bleu-scale", "BLEU is on a 0–100 scale here (as sacrebleu reports it): identical sentences of at "

@@ -98,7 +98,7 @@ SQUARED_LOSS = Exercise(
     reference=lambda y_hat, y: 0.5 * F.mse_loss(y_hat, y),
     probe=lambda fn, args: outputs_and_grads(fn, args, grad_of=["y_hat", "y"]),
     cases=_squared_loss_cases,
-    experiments=("polyfit", "capacity"),
+    experiments=("polyfit",),
     forbidden=("torch.nn.functional.mse_loss", "torch.nn.MSELoss.forward"),
     hints=(
         Hint("squared-loss-scalar", "the loss is one number: reduce over every element with .mean() "

@@ -229,6 +229,8 @@ KFOLD = Exercise(
     hints=(
         Hint("kfold-rounds", "return one round per fold, k pairs (train_idx, val_idx) in all",
              key="number of rounds"),
+        Hint("kfold-dtype", "indices are int64 tensors: torch.from_numpy(a).to(torch.int64) or torch.arange(n) "
+             "(not float, not int32)", kind="dtype"),
         Hint("kfold-shuffle", "with shuffle, order the indices by np.random.RandomState(seed).permutation(n) "
              "(not torch.randperm or np.random.shuffle of another generator), cut that order into the folds, "
              "then sort each fold's indices ascending", case="shuffle"),

@@ -73,8 +73,9 @@ def _torch_update(optimizer: type[torch.optim.Optimizer], param: Tensor, grad: T
     param.grad = None
 
 
-_STATE_DOC = '''state: a dict, empty at the first call, that the same function gets back at every later
-    call: keep the buffers in it under PyTorch's names ({names}), created at the first call.
+_STATE_DOC = '''state: a dict, empty at the first call and handed back at every later call. Keep the
+    buffers in it, created at the first call, under PyTorch's names:
+        {names}
     Update param in place (param.sub_(…), param -= …): the checker keeps its tensor and reads
     it after every step. Everything is float64; no autograd is involved.'''
 _IN_PLACE_TEXT = ("update the caller's tensor in place (param.sub_(…), param -= …, param.add_(…, alpha=−lr)): "
@@ -123,7 +124,8 @@ SGD_MOMENTUM = Exercise(
     The buffer b accumulates raw gradients (no lr and no (1 − μ) factor inside it) and starts
     at the first gradient itself, undamped. Nesterov needs μ > 0 and τ = 0.
 
-    param: θ; grad: g, shaped like param. {_STATE_DOC.format(names="'momentum_buffer'")}
+    param: θ; grad: g, shaped like param.
+    {_STATE_DOC.format(names="'momentum_buffer' (b)")}
     Not allowed: torch.optim.SGD (the thing itself).''',
     solution="divelab.exercises.solutions.optimization:sgd_momentum_update",
     source=("divelab.scratch.optim:SGD", "divelab.exercises.solutions.optimization:sgd_momentum_update"),
@@ -183,7 +185,7 @@ ADAGRAD = Exercise(
     two √t cancel, leaving PyTorch's η / √s.) ε is added outside the root.
 
     param: θ; grad: g, shaped like param; step: t, 1 at the first call.
-    {_STATE_DOC.format(names="'sum'")}
+    {_STATE_DOC.format(names="'sum' (s)")}
     Not allowed: torch.optim.Adagrad (the thing itself).''',
     solution="divelab.exercises.solutions.optimization:adagrad_update",
     source=("divelab.scratch.optim:Adagrad", "divelab.exercises.solutions.optimization:adagrad_update"),
@@ -206,6 +208,9 @@ ADAGRAD = Exercise(
              "the root mean square √(s / t) (with a constant lr the course's √t factors cancel)", key="param"),
     ),
 )
+
+
+_RMSPROP_BUFFERS = "'square_avg' (v); 'grad_avg' (ḡ) when centered; 'momentum_buffer' (b) when μ > 0"
 
 
 def _torch_rmsprop(param: Tensor, grad: Tensor, state: dict[str, Any], lr: float = 0.01, alpha: float = 0.99,
@@ -243,7 +248,7 @@ RMSPROP = Exercise(
     mean square. ε is added outside the root.
 
     param: θ; grad: g, shaped like param.
-    {_STATE_DOC.format(names="'square_avg'; 'grad_avg' when centered; 'momentum_buffer' when μ > 0")}
+    {_STATE_DOC.format(names=_RMSPROP_BUFFERS)}
     Not allowed: torch.optim.RMSprop (the thing itself).''',
     solution="divelab.exercises.solutions.optimization:rmsprop_update",
     source=("divelab.scratch.optim:RMSProp", "divelab.exercises.solutions.optimization:rmsprop_update"),
