@@ -70,6 +70,8 @@ GENERIC_HINTS = (
     Hint("not-connected", "no gradient reached this input: the output must be computed from it by "
          "tensor operations (no .item(), .tolist(), .numpy(), .detach() or torch.tensor(...) of tensors)",
          key="^grad ", kind="missing"),
+    Hint("missing", "your function did not return everything the reference does (see what is "
+         "missing above): check the return value against the docstring", kind="missing"),
     Hint("shape", "the shapes differ: check which axis you reduce over and that matrices are not "
          "transposed (weights are stored (out_features, in_features))", kind="shape"),
     Hint("nonfinite", "the result holds NaN or inf where the reference is finite: an overflow "
@@ -79,6 +81,7 @@ GENERIC_HINTS = (
          "of the library function that computes it", kind="forbidden"),
     Hint("error", "your code raised an exception on this case (see the message and line above)", kind="error"),
     Hint("values", "the values differ: compare your formula with the docstring's, term by term", kind="values"),
+    Hint("failed", "compare your function with the docstring's formula and shapes"),  # matches anything
 )
 
 

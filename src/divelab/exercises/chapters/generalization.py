@@ -226,6 +226,7 @@ KFOLD = Exercise(
     reference=_sklearn_kfold,
     probe=_kfold_probe, cases=_kfold_cases,
     experiments=("kfold",),
+    forbidden=("sklearn.model_selection.KFold",),
     hints=(
         Hint("kfold-rounds", "return one round per fold, k pairs (train_idx, val_idx) in all",
              key="number of rounds"),

@@ -203,7 +203,7 @@ def _he_cases() -> list[Case]:
 def _torch_kaiming_normal_(tensor: Tensor, mode: str = "fan_in", nonlinearity: str = "relu",
                            negative_slope: float = 0.01, generator: torch.Generator | None = None) -> Tensor:
     """nn.init.kaiming_normal_ with the exercise's argument names (its ``a`` is ``negative_slope``)."""
-    return nn.init.kaiming_normal_(tensor, a=negative_slope, mode=mode, nonlinearity=nonlinearity,  # type: ignore[arg-type]
+    return nn.init.kaiming_normal_(tensor, a=negative_slope, mode=mode, nonlinearity=nonlinearity,
                                    generator=generator)
 
 
