@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -196,6 +197,9 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         _check_fresh_start(out_dir)
     device = _check_device(config, world)
     piece = load_piece(name, str(impl)) if impl else None
+    if piece is not None and world.is_main:
+        print(f"{name}: your {piece.exercise.entry}() from {piece.path} passed its check and takes the place "
+              f"of divelab's", file=sys.stderr)
     set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.enabled else 1)
 
     with distributed.process_group(world, device):

@@ -118,9 +118,6 @@ class CheckResult:
             if failure.compared:
                 lines.append(f"  compared: {', '.join(failure.compared)}")
             lines.append(f"  {failure.reason()}")
-            m = failure.mismatch
-            if m is not None and m.kind not in ("missing", "shape", "dtype"):
-                lines.append(f"  shape {m.got_shape}, dtype {m.got_dtype} (as expected)")
         if self.hint is not None and not self.passed:
             lines.append(f"hint: {self.hint.text}")
         return "\n".join(lines)
