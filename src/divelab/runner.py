@@ -36,7 +36,6 @@ from divelab import __version__
 from divelab.config import RunConfig, build_config, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.exercises.swap import load_piece, swapped_in
 from divelab.experiments import EXPERIMENTS
 from divelab.train import checkpoint, distributed
 from divelab.train.checkpoint import atomic_write_json
@@ -175,6 +174,23 @@ def _config_record(exp: Experiment, config: RunConfig, device: torch.device, wor
     }
 
 
+def _swapped_in(piece: Any) -> Any:
+    if piece is None:
+        return nullcontext()
+    from divelab.exercises.swap import swapped_in
+
+    return swapped_in(piece)
+
+
+def _learner_piece(name: str, impl: Any) -> Any:
+    """The learner's checked function for ``impl=FILE``, or None (exercises load only when asked for)."""
+    if not impl:
+        return None
+    from divelab.exercises.swap import load_piece
+
+    return load_piece(name, str(impl))
+
+
 def run(name: str, *, out: str | Path | None = None, resume: bool = False, progress: bool = True,
         **settings: Any) -> RunResult:
     """Run experiment ``name`` with ``settings`` overriding its config defaults.
@@ -196,7 +212,7 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         config = build_config(exp.config, settings)
         _check_fresh_start(out_dir)
     device = _check_device(config, world)
-    piece = load_piece(name, str(impl)) if impl else None
+    piece = _learner_piece(name, impl)
     if piece is not None and world.is_main:
         print(f"{name}: your {piece.exercise.entry}() from {piece.path} passed its check and takes the place "
               f"of divelab's", file=sys.stderr)
@@ -210,7 +226,7 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         if piece is not None:
             ctx.config_record["impl"] = piece.record()
         start = time.perf_counter()
-        with swapped_in(piece) if piece is not None else nullcontext():
+        with _swapped_in(piece):
             results = exp.fn(config, ctx)
         ctx.open()
         summary = {"experiment": name, **results,
