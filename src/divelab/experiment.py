@@ -44,6 +44,14 @@ def _is_run_dir(directory: Path) -> bool:
     return isinstance(record, dict) and {"experiment", "settings"} <= record.keys()
 
 
+def model_facts(model: torch.nn.Module) -> dict[str, int]:
+    """What ``summary.json`` records of each trained model (``models``), for comparing runs:
+    ``parameters`` and ``weight_layers``, its parameter tensors of rank ≥ 2 (weight matrices
+    and kernels; a plain network's depth)."""
+    params = list(model.parameters())
+    return {"parameters": sum(p.numel() for p in params), "weight_layers": sum(p.dim() >= 2 for p in params)}
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A named, runnable experiment: ``divelab run NAME``."""
@@ -70,6 +78,7 @@ class RunContext:
     config_record: dict[str, Any] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    models: dict[str, dict[str, int]] = field(default_factory=dict)  # trainer name → model_facts
     seconds: float | None = None
     world: World = SINGLE
     _opened: bool = False
@@ -137,6 +146,7 @@ class RunContext:
             (trainer.checkpoint_dir / checkpoint.STATE_FILE).is_file()
         history = trainer.fit(resume=resume)
         self.history = history
+        self.models[trainer.name or self.experiment] = model_facts(trainer.model)
         self.seconds = (self.seconds or 0.0) + trainer.seconds
         if history and curves:
             name = f"curves-{trainer.name}" if trainer.name else "curves"

@@ -231,6 +231,8 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         ctx.open()
         summary = {"experiment": name, **results,
                    "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}
+        if ctx.models:  # a table: one row per trained model
+            summary.setdefault("models", [{"name": k, **facts} for k, facts in ctx.models.items()])
         if world.is_main:
             atomic_write_json(out_dir / "summary.json", summary)
     return RunResult(name, out_dir, summary, ctx.history, ctx.figures, world.rank)

@@ -2,11 +2,15 @@
 
 from divelab.experiment import Experiment
 from divelab.experiments import (attention, augmentation, backprop, basics, batch_size, cnn, concept_shift, conv_basics,
-                                 covariate_shift, critical_points, generalization, label_shift, language_model, mt_data,
-                                 optimizers, regularization, slot_filling, speedrun, stability, stn, translation)
+                                 covariate_shift, critical_points, deep_vs_shallow, ensemble, generalization,
+                                 label_shift, language_model, model_selection, mt_data, optimizers, regularization,
+                                 slot_filling, speedrun, stability, stn, training_guide, translation)
 
-# in the course's order: foundations, optimisation, CNNs, RNNs, translation and attention, shift
-_MODULES = [basics, generalization, regularization, augmentation, backprop, stability,
+# in the course's order: foundations, the training guide, optimisation, CNNs, RNNs, translation
+# and attention, shift
+_MODULES = [basics, generalization, regularization, augmentation,
+            training_guide, model_selection, deep_vs_shallow, ensemble,
+            backprop, stability,
             critical_points, batch_size, optimizers,
             conv_basics, cnn, stn, speedrun,
             language_model, slot_filling,

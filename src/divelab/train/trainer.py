@@ -435,6 +435,9 @@ class Trainer:
             self.save()
 
     def _diverged(self) -> TrainingDiverged:
+        """The error to raise; ``metrics.jsonl`` first gains a record ``{"epoch", "batch",
+        "diverged": true}`` so that ``divelab diagnose`` can tell a diverged run from a stopped one."""
+        self._append_metrics({"epoch": self.epoch, "batch": self.batch, "diverged": True})
         directory = self.checkpoint_dir
         kept = ""
         if directory is not None and (directory / checkpoint.STATE_FILE).is_file():
