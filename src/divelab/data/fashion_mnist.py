@@ -170,6 +170,16 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.unsqueeze(1).to(torch.float32).div_(255.0)
 
 
+def subset(images: torch.Tensor, labels: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` examples drawn at random (the draw depends on ``seed`` only), as float images
+    (:func:`to_float`). ``size`` 0, or more than there are, keeps them all (the tests' fake data has 512)."""
+    n = len(labels)
+    if 0 < size < n:
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
+        images, labels = images[idx], labels[idx]
+    return to_float(images), labels
+
+
 def loaders(batch_size: int, seed: int, device: torch.device | str, data_dir: str | None = None,
             ) -> tuple[FashionMNIST, TensorLoader, TensorLoader]:
     """The data set plus a shuffled training loader and an ordered test loader on ``device``."""

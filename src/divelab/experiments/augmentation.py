@@ -107,10 +107,6 @@ class CosineDecay(Callback):
             group["lr"] = lr
 
 
-def _subset(images: torch.Tensor, labels: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``size`` examples (or all there are) chosen at random, depending only on ``seed``."""
-    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:size]
-    return fashion_mnist.to_float(images[pick]), labels[pick]
 
 
 def _train(cfg: AugmentationConfig, ctx: RunContext, name: str, model: nn.Module, train: Any,
@@ -160,8 +156,8 @@ def _accuracy_figure(ctx: RunContext, histories: dict[str, list[dict[str, Any]]]
 
 def augmentation(cfg: AugmentationConfig, ctx: RunContext) -> dict[str, Any]:
     data = fashion_mnist.load(cfg.data_dir)
-    x_train, y_train = _subset(data.train_images, data.train_labels, cfg.train_size, cfg.seed)
-    x_test, y_test = _subset(data.test_images, data.test_labels, cfg.test_size, cfg.seed + 1)
+    x_train, y_train = fashion_mnist.subset(data.train_images, data.train_labels, cfg.train_size, cfg.seed)
+    x_test, y_test = fashion_mnist.subset(data.test_images, data.test_labels, cfg.test_size, cfg.seed + 1)
     augment = cfg.augment()
     plain = TensorLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, device=ctx.device)
     clean_train = TensorLoader(x_train, y_train, batch_size=1000, device=ctx.device)

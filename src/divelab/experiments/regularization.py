@@ -41,16 +41,6 @@ from divelab.train.trainer import Trainer
 EVAL_BATCH = 1000  # evaluation batches: large, since no gradients are kept
 
 
-def _subset(images: Tensor, labels: Tensor, size: int, seed: int) -> tuple[Tensor, Tensor]:
-    """``size`` examples drawn at random (depends on ``seed`` only), as float images.
-
-    ``size`` 0, or more than there are, keeps them all (the tests' fake data has 512).
-    """
-    n = len(labels)
-    if 0 < size < n:
-        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
-        images, labels = images[idx], labels[idx]
-    return fashion_mnist.to_float(images), labels
 
 
 def _marker(history: Sequence[dict[str, Any]]) -> str | None:
@@ -116,7 +106,7 @@ def _dropout_comparison(cfg: DropoutConfig, ctx: RunContext, build_model: ModelF
                         build_optimizer: OptimizerFactory) -> dict[str, Any]:
     """Train the network with and without dropout; report test accuracy and train–test gap."""
     data = fashion_mnist.load(cfg.data_dir)
-    images, labels = _subset(data.train_images, data.train_labels, cfg.train_size, cfg.seed)
+    images, labels = fashion_mnist.subset(data.train_images, data.train_labels, cfg.train_size, cfg.seed)
     train = TensorLoader(images, labels, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, device=ctx.device)
     train_eval = TensorLoader(images, labels, batch_size=EVAL_BATCH, device=ctx.device)
     test = TensorLoader(fashion_mnist.to_float(data.test_images), data.test_labels, batch_size=EVAL_BATCH,
@@ -239,7 +229,7 @@ def early_stopping(cfg: EarlyStoppingConfig, ctx: RunContext) -> dict[str, Any]:
     """The same model trained twice from the same start: once stopped by patience on the
     validation metric (best weights restored), once for every epoch."""
     data = fashion_mnist.load(cfg.data_dir)
-    images, labels = _subset(data.train_images, data.train_labels, cfg.subset_size, cfg.seed)
+    images, labels = fashion_mnist.subset(data.train_images, data.train_labels, cfg.subset_size, cfg.seed)
     (train_x, train_y), (val_x, val_y) = _validation_split(images, labels, cfg.val_fraction, cfg.seed)
     train = TensorLoader(train_x, train_y, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, device=ctx.device)
     val = TensorLoader(val_x, val_y, batch_size=EVAL_BATCH, device=ctx.device)
