@@ -1,4 +1,4 @@
-"""The ``divelab`` command: ``list``, ``run``, ``show``, ``report``, ``translate`` and ``exercise``
+"""The ``divelab`` command: ``list``, ``run``, ``show``, ``report``, ``diagnose``, ``translate`` and ``exercise``
 (see DESIGN.md for the contract).
 
 Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR",
                           help="directory searched for runs, recursively (default runs/)")
     p_report.add_argument("--out", metavar="FILE", help="the page to write (default RUNS_DIR/index.html)")
+
+    p_diagnose = sub.add_parser("diagnose", help="read a run's curves by the training guide: what is wrong, what to try")
+    p_diagnose.add_argument("dir", metavar="RUN_DIR", help="a run directory, e.g. runs/mlp (finished or not)")
+    p_diagnose.add_argument("--baseline", metavar="RUN_DIR",
+                            help="a run of a simpler model on the same data (shallower, no more parameters): "
+                                 "tells optimisation failures from model bias")
+    p_diagnose.add_argument("--json", action="store_true", help="print JSON")
 
     p_translate = sub.add_parser("translate", help="translate sentences with a finished translation run")
     p_translate.add_argument("run_dir", metavar="RUN_DIR", help="a finished seq2seq, seq2seq-attention or transformer run")
@@ -192,6 +199,13 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {tally(runs)}")
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> None:
+    from divelab.report.diagnose import as_json, as_text, diagnose_dir
+
+    run, diagnoses = diagnose_dir(args.dir, args.baseline)
+    print(json.dumps(as_json(run, diagnoses), indent=2, ensure_ascii=False) if args.json else as_text(run, diagnoses))
+
+
 def _cmd_translate(args: argparse.Namespace) -> None:
     from divelab.config import RunConfig
     from divelab.runner import resolve_device
@@ -217,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"list": _cmd_list, "run": _cmd_run, "show": _cmd_show, "report": _cmd_report,
-                    "translate": _cmd_translate, "exercise": _cmd_exercise}
+                    "diagnose": _cmd_diagnose, "translate": _cmd_translate, "exercise": _cmd_exercise}
         status = commands[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
