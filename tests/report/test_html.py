@@ -14,6 +14,7 @@ from PIL import Image
 
 import divelab
 from divelab.cli import main
+from divelab.report.diagnose import diagnose_dir
 from divelab.report.html import find_runs, format_value, render, write_report
 from divelab.runner import default_settings
 
@@ -137,10 +138,24 @@ def test_each_experiment_gets_a_comparison_table(runs):
     assert [r["lr"] for r in rows] == ["0.1", "0.3", "0.1"] and [r["epochs"] for r in rows] == ["3", "10", "4"]
     assert [r["test_acc"] for r in rows] == ["0.7", "0.8123", "—"]
     assert rows[2]["status"].startswith("unfinished")
-    assert list(rows[0]) == ["run", "date", "status", "epochs", "lr", "test_acc", "seconds"]
+    assert list(rows[0]) == ["run", "date", "status", "diagnosis", "epochs", "lr", "test_acc", "seconds"]
     cells = {td.text(): td for td in next(page.iter("section", id="exp-softmax")).iter("td")}
     assert float(cells["0.8123"].attrs["data-v"]) == 0.8123456  # sorting uses the exact value
     assert [r["run"] for r in _comparison(page, "linreg")] == ["linreg"]
+
+
+def test_each_run_shows_its_diagnosis(runs):
+    """The page's diagnosis of each run is divelab diagnose's, in its section and in the comparison table."""
+    page = parse(render(find_runs(runs), runs))
+    sections = _runs(page)
+    for label, section in sections.items():
+        _, (found,) = diagnose_dir(runs / label)
+        (block,) = [d for d in section.iter("div") if d.attrs.get("class") == "diagnosis"]
+        assert f"{found.finding.kind} — {found.finding.title}" in block.text(), label
+        assert found.finding.evidence[0] in block.text()
+    assert "still falling" in sections["linreg"].text()  # 3 epochs falling as 1/epoch: a trend, quoted
+    assert "too short to judge" in sections["nested/softmax-c"].text()  # 1 epoch
+    assert _comparison(page, "linreg")[0]["diagnosis"] == "undertrained (linreg)"
 
 
 def test_figures_are_embedded_and_nothing_is_loaded(runs):

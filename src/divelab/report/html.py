@@ -3,7 +3,8 @@
 A run is a directory whose ``config.json`` has divelab's form (``experiment`` and
 ``settings``). The page lists, per run, the experiment, date, the settings that differ
 from the experiment's defaults, the headline metrics, the training curves and the run's
-own figures; and, per experiment, a table comparing its runs. Figures are embedded as
+own figures, the training guide's diagnosis of each model (``divelab diagnose``); and, per
+experiment, a table comparing its runs. Figures are embedded as
 base64 PNG, style and the few lines of script are inline: the page loads nothing.
 """
 
@@ -18,6 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from divelab.analysis.diagnosis import Diagnosis, diagnose_run
 from divelab.errors import UserError
 from divelab.train.checkpoint import atomic_write_bytes
 
@@ -306,6 +308,39 @@ def _changed_text(run: Run) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in run.changed.items()) or "defaults"
 
 
+def diagnoses(run: Run) -> list[Diagnosis]:
+    """The training guide's reading of the run (``divelab diagnose``); none for a damaged run."""
+    if run.problems or not run.settings:
+        return []
+    return diagnose_run(run.experiment, run.histories, run.summary, run.settings, run_dir=str(run.path))
+
+
+def _diagnosis_kinds(found: list[Diagnosis]) -> str:
+    """E.g. "optimisation (plain-56); good-fit × 3"."""
+    counts: dict[str, list[str]] = {}
+    for d in found:
+        counts.setdefault(d.finding.kind, []).append(d.model)
+    return "; ".join(f"{kind} ({models[0]})" if len(models) == 1 else f"{kind} × {len(models)}"
+                     for kind, models in counts.items())
+
+
+def _diagnosis(found: list[Diagnosis]) -> str:
+    """Per model: the finding, with its evidence and next steps folded away."""
+    if not found:
+        return ""
+    items = []
+    for d in found[:20]:
+        f = d.finding
+        details = "".join(f"<li>{escape(e)}</li>" for e in f.evidence)
+        details += "".join(f"<li><i>next:</i> {escape(a)}</li>" for a in f.advice)
+        details += "".join(f"<li><i>also {escape(o.kind)}:</i> {escape(o.title)}</li>" for o in d.also)
+        items.append(f"<li><b>{escape(d.model)}</b>: {escape(f.kind)} — {escape(f.title)}"
+                     f"<details><summary>evidence and next steps</summary><ul>{details}</ul></details></li>")
+    more = f"<li class=\"muted\">… {len(found) - 20} more (divelab diagnose)</li>" if len(found) > 20 else ""
+    return f'<div class="diagnosis"><b>diagnosis</b> (the training guide, as <code>divelab diagnose</code>):' \
+           f'<ul>{"".join(items)}{more}</ul></div>'
+
+
 def _run_section(run: Run, index: int) -> str:
     headline = ", ".join(f"{k} {format_value(run.summary[k])}" for k in run.headline) if run.summary else ""
     changed = _changed_text(run)
@@ -320,7 +355,7 @@ def _run_section(run: Run, index: int) -> str:
             f'<details open><summary><b>{escape(run.label)}</b> · {escape(run.experiment)} · '
             f'{escape(run.started)} · {_status(run)} <span class="headline">{escape(headline)}</span></summary>'
             f'{problems}<p><b>settings changed:</b> {escape(changed)}</p>'
-            f'<p class="muted">{escape(info)}</p>{summary}{_settings_table(run)}'
+            f'<p class="muted">{escape(info)}</p>{_diagnosis(diagnoses(run))}{summary}{_settings_table(run)}'
             f"{_curves(run)}{_figures(run)}</details></section>")
 
 
@@ -329,11 +364,11 @@ def _comparison(experiment: str, runs: list[tuple[int, Run]]) -> str:
     settings = list(dict.fromkeys(k for _, r in runs for k in r.changed))
     metrics = list(dict.fromkeys(k for _, r in runs for k in r.headline if k != "seconds"))
     metrics += ["seconds"] if any("seconds" in r.headline for _, r in runs) else []
-    head = "".join(f"<th>{escape(c)}</th>" for c in ["run", "date", "status", *settings, *metrics])
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["run", "date", "status", "diagnosis", *settings, *metrics])
     rows = []
     for index, run in runs:
         cells = [f'<td><a href="#run-{index}">{escape(run.label)}</a></td>', f"<td>{escape(run.started)}</td>",
-                 f"<td>{_status(run)}</td>"]
+                 f"<td>{_status(run)}</td>", f"<td>{escape(_diagnosis_kinds(diagnoses(run)))}</td>"]
         cells += [_cell(run.settings.get(k), cls="" if k in run.changed else "muted") for k in settings]
         cells += [_cell((run.summary or {}).get(k)) for k in metrics]
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -355,6 +390,7 @@ table.sortable thead th{cursor:pointer}table.nested{font-size:12px}
 details>summary{cursor:pointer}.figs{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
 figure{margin:0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12px;color:#666}
 svg.curve text.t{font-size:12px}svg.curve text.a{font-size:10px}
+.diagnosis ul{margin:.2em 0}.diagnosis details{display:inline;margin-left:.5em;font-size:12px}
 """
 
 SCRIPT = """
