@@ -77,6 +77,21 @@ def test_a_loss_that_never_moves_is_not_learning():
     assert d.finding.kind == "not-learning" and "0.1" in d.finding.evidence[1]
 
 
+def test_a_classifier_at_chance_is_not_learning():
+    """Loss ln 10 with accuracy 0.1: the same probability for each of 10 classes, whatever came before."""
+    d = diagnose("m", history([9.0, 3.0, 2.31, 2.303], train_acc=[0.1, 0.1, 0.1, 0.0995]))
+    assert d.finding.kind == "not-learning" and "about 10 classes" in d.finding.evidence[0]
+    # a small model that learns something: loss 1.84, accuracy 0.22 (exp(−1.84) = 0.16)
+    assert kind(history(flat(6, 1.84), train_acc=[0.22] * 6)) == "model-bias"
+
+
+def test_an_equal_model_that_fits_better_proves_nothing():
+    n = 10
+    dropout = history(flat(n, 0.36), test=flat(n, 0.37), train_acc=[0.95] * n)
+    twin = Comparator("no-dropout", 0.32, n, parameters=1000, weight_layers=3)
+    assert kind(dropout, facts={"parameters": 1000, "weight_layers": 3}, others=[twin]) == "good-fit"
+
+
 def test_exploding_gradients_from_recorded_norms():
     n = 8
     peaks = [2.0] * n

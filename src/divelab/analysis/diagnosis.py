@@ -46,6 +46,7 @@ class Thresholds:
     bump: float = 0.02          # an epoch whose training loss is 2 % above the previous one's
     oscillating: float = 0.3    # … in at least this share of the epochs (and twice): oscillating
     jump: float = 10.0          # or once to 10 × the previous epoch's
+    chance: float = 0.15        # exp(−loss) within 15 % of an accuracy below 0.5: uniform predictions
     stuck: float = 0.98         # last training loss ≥ 98 % of the first: not learning
     gap_ratio: float = 1.5      # held-out loss ≥ 1.5 × training loss: a generalisation gap
     acc_gap: float = 0.05       # or training accuracy 5 points above held-out accuracy
@@ -113,6 +114,14 @@ def _number(value: Any) -> float | None:
 def _series(history: list[Record], key: str) -> list[tuple[int, float]]:
     """``(epoch, value)`` of every record with a finite ``key``."""
     return [(int(r["epoch"]), v) for r in history if (v := _number(r.get(key))) is not None]
+
+
+def fit_curves(history: list[Record]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """How well the model fits its training data, per epoch: ``(loss, accuracy)``. Measured in
+    eval mode where the run recorded it (``train_loss_eval``, ``train_acc_eval``: with dropout
+    the running ``train_loss`` is that of a thinned network), else the running averages."""
+    loss = _series(history, "train_loss_eval") or _series(history, "train_loss")
+    return loss, _series(history, "train_acc_eval") or _series(history, "train_acc")
 
 
 def trend(points: list[tuple[int, float]], window: float = Thresholds.window) -> float | None:
@@ -190,14 +199,20 @@ def _unstable(train: list[tuple[int, float]], t: Thresholds) -> Finding | None:
 def _not_learning(train: list[tuple[int, float]], history: list[Record], t: Thresholds) -> Finding | None:
     """A training loss that stays where the first epoch left it (a classifier that also
     fits its data well is not stuck: it learnt within the first epoch)."""
-    acc = _series(history, "train_acc")
-    if len(train) < 3 or train[-1][1] < t.stuck * train[0][1] or (acc and acc[-1][1] >= t.fit_accuracy):
-        return None
-    evidence = [f"training loss {_fmt(train[0][1])} at epoch {train[0][0]}, {_fmt(train[-1][1])} "
-                f"at epoch {train[-1][0]}: it has not moved"]
-    if acc:
+    acc = fit_curves(history)[1]
+    evidence = []
+    if len(train) >= 3 and train[-1][1] >= t.stuck * train[0][1] and not (acc and acc[-1][1] >= t.fit_accuracy):
+        evidence.append(f"training loss {_fmt(train[0][1])} at epoch {train[0][0]}, {_fmt(train[-1][1])} "
+                        f"at epoch {train[-1][0]}: it has not moved")
+    if train and acc and 0 < acc[-1][1] < 0.5 and abs(math.exp(-train[-1][1]) / acc[-1][1] - 1) < t.chance:
+        # cross-entropy ln C with accuracy 1/C: the same probability 1/C for every class
+        evidence.append(f"training loss {_fmt(train[-1][1])} ≈ ln(1 / accuracy {_fmt(acc[-1][1])}): the "
+                        f"predictions are uniform, chance level for about {1 / acc[-1][1]:.0f} classes")
+    elif acc and evidence:
         evidence.append(f"training accuracy {_fmt(acc[-1][1])}")
-    return Finding("not-learning", "the training loss has not moved since the first epoch",
+    if not evidence:
+        return None
+    return Finding("not-learning", "the network learns nothing: the training loss stays at its start or at chance",
                    evidence, ["try the learning rate 10× lower and 10× higher (--lr): a step too large "
                               "keeps the loss at chance, one too small never leaves it",
                               "check that inputs and labels belong together (a shuffled label tensor looks like this)"])
@@ -242,6 +257,7 @@ def _comparison(model: str, train: list[tuple[int, float]], facts: Mapping[str, 
     loss = train[-1][1]
     better = [c for c in others if c.label != model and loss > t.worse * c.train_loss]
     simpler = [c for c in better if _simpler(c, facts, t)]
+    better = [c for c in better if _more_flexible(c, facts, t)]  # an equal model fitting better proves nothing
     if simpler:
         c = min(simpler, key=lambda c: c.train_loss)
         return Finding("optimisation", "a simpler model fits the training data better: an optimisation failure",
@@ -268,6 +284,12 @@ def _simpler(c: Comparator, facts: Mapping[str, Any] | None, t: Thresholds) -> b
     if not facts or c.parameters is None or c.weight_layers is None:
         return False
     return c.weight_layers < facts.get("weight_layers", 0) and c.parameters <= t.size_slack * facts.get("parameters", 0)
+
+
+def _more_flexible(c: Comparator, facts: Mapping[str, Any] | None, t: Thresholds) -> bool:
+    if not facts or c.parameters is None or c.weight_layers is None:
+        return False
+    return c.weight_layers > facts.get("weight_layers", 0) or c.parameters > t.size_slack * facts.get("parameters", 0)
 
 
 def _size(facts: Mapping[str, Any] | None) -> str:
@@ -303,7 +325,7 @@ def _overfitting(history: list[Record], train: list[tuple[int, float]], settings
     if held[-1][1] >= t.gap_ratio * train[-1][1]:
         evidence.append(f"{name} loss {_fmt(held[-1][1])} is {held[-1][1] / max(train[-1][1], 1e-12):.1f}× "
                         f"the training loss {_fmt(train[-1][1])} (epoch {train[-1][0]})")
-    acc_train, acc_held = _series(history, "train_acc"), _series(history, f"{prefix}_acc")
+    acc_train, acc_held = fit_curves(history)[1], _series(history, f"{prefix}_acc")
     if acc_train and acc_held and acc_train[-1][1] - acc_held[-1][1] >= t.acc_gap:
         evidence.append(f"training accuracy {_fmt(acc_train[-1][1])} against {name} accuracy "
                         f"{_fmt(acc_held[-1][1])} (epoch {acc_held[-1][0]})")
@@ -412,7 +434,7 @@ def _undertrained(history: list[Record], train: list[tuple[int, float]], setting
 def _flat(model: str, history: list[Record], train: list[tuple[int, float]], t: Thresholds) -> Finding:
     """The training loss has flattened and nothing else is wrong: high (model bias), or low (a good fit)."""
     loss = f"training loss flat at {_fmt(train[-1][1])} (epoch {train[-1][0]})" if train else "no training loss"
-    acc = _series(history, "train_acc")
+    acc = fit_curves(history)[1]
     prefix = _held_out(history)
     held = f"{prefix} loss {_fmt(_series(history, f'{prefix}_loss')[-1][1])}" if prefix else "no held-out loss"
     if acc and acc[-1][1] < t.fit_accuracy:
@@ -449,12 +471,13 @@ def diagnose(model: str, history: list[Record], *, summary: Mapping[str, Any] | 
         found = [f for f in (_disagreement(summary, summary, t),) if f]
         flat = Finding("good-fit", "nothing the guide can judge without curves", ["no epoch records"], [])
         return Diagnosis(model, 0, found[0] if found else flat, found[1:])
-    checks = [_diverged(history), _unstable(train, t), _not_learning(train, history, t), *_gradients(history, t),
-              _comparison(model, train, facts, others, t), _overfitting(history, train, settings, t),
+    fit = fit_curves(history)[0]
+    checks = [_diverged(history), _unstable(train, t), _not_learning(fit, history, t), *_gradients(history, t),
+              _comparison(model, fit, facts, others, t), _overfitting(history, fit, settings, t),
               _disagreement(final, summary, t), _undertrained(history, train, settings, t, command)]
     found = [f for f in checks if f is not None]
     if not found or all(f.kind in ("exploding-gradients", "vanishing-gradients") for f in found):
-        found.append(_flat(model, history, train, t))
+        found.append(_flat(model, history, fit, t))
     found.sort(key=lambda f: KINDS.index(f.kind))
     return Diagnosis(model, len(train), found[0], found[1:])
 
@@ -466,7 +489,7 @@ def comparators(histories: Mapping[str, list[Record]], models: Mapping[str, Any]
     out = []
     for name, history in histories.items():
         label = name if not run_label else run_label if len(histories) == 1 else f"{run_label} ({name})"
-        train = _series(history, "train_loss")
+        train = fit_curves(history)[0]
         if not train or any(r.get("diverged") for r in history):
             continue
         facts = models.get(name) or {}
