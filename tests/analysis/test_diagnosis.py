@@ -159,7 +159,7 @@ def test_overfitting_by_the_accuracy_gap_and_remedies_already_used():
     d = diagnose("m", records, settings={"dropout": 0.5, "augment": True})
     assert d.finding.kind == "overfitting"
     advice = "\n".join(d.finding.advice)
-    assert "dropout: used (dropout=0.5)" in advice and "data augmentation: used" in advice
+    assert "dropout: the run sets dropout=0.5" in advice and "data augmentation: the run sets" in advice
     assert not any("mismatch" in e for e in d.finding.evidence)  # a validation set was there
 
 

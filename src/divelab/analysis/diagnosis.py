@@ -358,7 +358,7 @@ def remedies(settings: Mapping[str, Any]) -> list[str]:
             lines.append(f"more training data (this run trained on {', '.join(used)})" if used else
                          "more training data")
         elif used:
-            lines.append(f"{what}: used ({', '.join(used)}); try more of it")
+            lines.append(f"{what}: the run sets {', '.join(used)}; more of it may help")
         elif found:
             lines.append(f"{what}: not used; try --set {found[0][0]}=…")
         else:
