@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,16 @@ def test_rng_state_round_trip(tmp_path):
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1])
     assert random.random() == expected[2]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    """A shared runs/ directory stays readable to colleagues: files get 0666 & ~umask, as open() gives."""
+    old = os.umask(umask)
+    try:
+        checkpoint.save(tmp_path / "ckpt", {"w": torch.ones(2)}, tag="1")
+        checkpoint.atomic_write_json(tmp_path / "summary.json", {"a": 1})
+    finally:
+        os.umask(old)
+    files = [tmp_path / "summary.json", *(tmp_path / "ckpt").iterdir()]
+    assert len(files) == 3 and all(stat.S_IMODE(f.stat().st_mode) == mode for f in files)
