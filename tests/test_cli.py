@@ -237,3 +237,27 @@ def test_resume_through_the_api_matches_an_uninterrupted_run(fake_data, tmp_path
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["epoch"] for r in result.history] == [1, 2]
+
+
+@pytest.mark.parametrize("files, pattern", [
+    ({"summary.json": '{"a": 1}'}, "holds no divelab run"),                      # JSON, but no run's config
+    ({"config.json": '{"experiment": "linreg", "settings": {}}', "summary.json": '{"a": 1}'},
+     "is not the summary of this linreg run"),
+    ({"config.json": '{"experiment": "linreg", "settings": {}}',
+      "summary.json": '{"experiment": "mlp", "seconds": 1}'}, "is not the summary of this linreg run"),
+    ({"config.json": '{"experiment": "linreg", "settings": {}}'}, "a run of linreg that has not finished"),
+    ({"config.json": "{broken"}, "config.json is unreadable"),
+])
+def test_show_requires_the_runs_own_markers(capsys, tmp_path, files, pattern):
+    (tmp_path / "r").mkdir()
+    for name, text in files.items():
+        (tmp_path / "r" / name).write_text(text)
+    code, _, err = _run(capsys, "show", "r")
+    _assert_user_error(code, err, pattern)
+
+
+def test_show_on_an_interrupted_run_names_its_experiment(capsys, tmp_path):
+    assert _run(capsys, "run", "linreg", "--out", "r", "--quiet")[0] == 0
+    (tmp_path / "r" / "summary.json").unlink()
+    code, _, err = _run(capsys, "show", "r")
+    _assert_user_error(code, err, "finish it with 'divelab run linreg --out r --resume'")

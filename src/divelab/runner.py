@@ -239,23 +239,46 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
 
 
 def load_run(directory: str | Path) -> RunResult:
-    """Read a finished run back from its directory (for ``divelab show``)."""
+    """Read a finished run back from its directory (for ``divelab show``).
+
+    A run is known by its own markers: ``config.json`` naming the experiment and its
+    settings, and a ``summary.json`` of the same experiment with its ``seconds``; any
+    other JSON is refused rather than shown as a run.
+    """
     directory = Path(directory)
+    config = _read_object(directory / "config.json")
+    if not isinstance(config, dict) or not {"experiment", "settings"} <= config.keys():
+        raise UserError(f"{directory} holds no divelab run (no config.json of a run); "
+                        "give a run directory such as runs/mlp")
+    name = str(config["experiment"])
     summary_path = directory / "summary.json"
     if not summary_path.is_file():
         if checkpoint.find(directory) is not None:
-            raise UserError(f"{directory} holds an unfinished run; finish it with 'divelab run NAME --out {directory} --resume'")
-        raise UserError(f"{directory} holds no divelab run (no summary.json)")
+            raise UserError(f"{directory} holds an unfinished run; finish it with "
+                            f"'divelab run {name} --out {directory} --resume'")
+        raise UserError(f"{directory} holds a run of {name} that has not finished (no summary.json)")
+    summary = _read_object(summary_path)
+    if not isinstance(summary, dict) or summary.get("experiment") != name or "seconds" not in summary:
+        raise UserError(f"{summary_path} is not the summary of this {name} run; run it again with --out {directory}")
     try:
-        summary = json.loads(summary_path.read_text())
         history = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines() if line] \
             if (directory / "metrics.jsonl").is_file() else []
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{directory} has an unreadable run file ({exc})") from None
-    if not isinstance(summary, dict) or not all(isinstance(r, dict) for r in history):
-        raise UserError(f"{directory} has run files that are not divelab's (summary.json, metrics.jsonl)")
+    if not all(isinstance(r, dict) for r in history):
+        raise UserError(f"{directory}/metrics.jsonl is not divelab's (each line must be a JSON object)")
     figures = sorted(directory.glob("*.png"))
-    return RunResult(str(summary.get("experiment", directory.name)), directory, summary, history, figures)
+    return RunResult(name, directory, summary, history, figures)
+
+
+def _read_object(path: Path) -> Any:
+    """The JSON in ``path``; None when the file is missing; a UserError naming it when unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is unreadable ({exc}); run the experiment again with another --out") from None
 
 
 def default_settings(name: str) -> dict[str, Any]:
