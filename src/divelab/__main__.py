@@ -1,3 +1,3 @@
-from divelab.cli import main
+from divelab.cli import command
 
-raise SystemExit(main())
+command()

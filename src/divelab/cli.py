@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from typing import Any, NoReturn
 
 from divelab.errors import UserError
@@ -225,7 +227,34 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def main(argv: list[str] | None = None) -> int:
+def command() -> NoReturn:
+    """The installed ``divelab`` program: :func:`main`, then exit with its status. Once a run
+    has stopped for Ctrl-C, further Ctrl-Cs are ignored until the process is gone."""
+    raise SystemExit(main(keep_ignoring_ctrl_c=True))
+
+
+def main(argv: list[str] | None = None, *, keep_ignoring_ctrl_c: bool = False) -> int:
+    """The ``divelab`` command line ``argv``; returns its exit status. A second Ctrl-C while
+    the first is being handled ends it quietly (status 130); the Ctrl-C handler is then
+    restored, unless the process is about to exit (``keep_ignoring_ctrl_c``)."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _stop_listening_to_ctrl_c()
+        return EXIT_INTERRUPTED
+    finally:
+        if not keep_ignoring_ctrl_c and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop_listening_to_ctrl_c() -> None:
+    """Once divelab is stopping, further Ctrl-Cs change nothing (the checkpoint is written)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from divelab.train.trainer import Interrupted
 
@@ -237,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Interrupted as exc:
+        _stop_listening_to_ctrl_c()
         resume = f"; continue with: divelab run {args.name} --resume" + (f" --out {args.out}" if args.out else "")
         print(f"stopped: {exc}{resume if exc.directory else ''}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
+        _stop_listening_to_ctrl_c()
         print("stopped by Ctrl-C", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
