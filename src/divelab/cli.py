@@ -215,10 +215,29 @@ def _cmd_translate(args: argparse.Namespace) -> None:
 
     RunConfig(device=args.device).validate()  # the same device check as `divelab run`
     translator = load(args.run_dir, device=resolve_device(args.device))  # checked before reading standard input
-    sentences = args.sentences or [line.rstrip("\n") for line in sys.stdin]
-    sentences = [s for s in sentences if s.strip()]
-    for line in translator.translate(sentences, beam_size=args.beam):
+    sentences = args.sentences or _stdin_lines()
+    wanted = [i for i, s in enumerate(sentences) if s.strip()]
+    answers = [""] * len(sentences)  # line N out answers line N in; a blank line in, a blank line out
+    for i, line in zip(wanted, translator.translate([sentences[i] for i in wanted], beam_size=args.beam)):
+        answers[i] = line
+    for line in answers:
         print(line)
+
+
+def _stdin_lines() -> list[str]:
+    """Standard input's lines (without line ends); a line that is not UTF-8 is a UserError naming it."""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    raw = data.split(b"\n")
+    if raw and raw[-1] == b"":
+        raw.pop()  # the final line end ends the last line; it starts none
+    lines = []
+    for number, line in enumerate(raw, 1):
+        try:
+            lines.append(line.removesuffix(b"\r").decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise UserError(f"standard input line {number} is not UTF-8 text (byte {exc.start + 1}); "
+                            "convert it first, e.g. with iconv -t UTF-8") from None
+    return lines
 
 
 def _cmd_exercise(args: argparse.Namespace) -> int:

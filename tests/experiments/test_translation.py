@@ -106,7 +106,33 @@ def test_translate_command_reads_arguments_or_standard_input(runs, capsys, monke
     assert capsys.readouterr().out.splitlines() == lines(out / "test.hyp")[:3]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(sources) + "\n\n"))
     assert cli.main(["translate", str(out), "--beam", "1"]) == 0
-    assert capsys.readouterr().out.splitlines() == lines(out / "test.greedy.hyp")[:3]
+    assert capsys.readouterr().out.splitlines() == [*lines(out / "test.greedy.hyp")[:3], ""]
+
+
+class _Bytes:
+    """A standard input that holds bytes, as a terminal or pipe does."""
+
+    def __init__(self, data: bytes):
+        self.buffer = io.BytesIO(data)
+
+
+@pytest.mark.cli
+def test_translate_answers_line_n_with_line_n(runs, capsys, monkeypatch):
+    """Blank input lines come out blank, so output line N always answers input line N."""
+    out = runs["transformer"].out_dir
+    a, b = lines(out / "test.src")[:2]
+    monkeypatch.setattr("sys.stdin", _Bytes(f"\n{a}\n  \n{b}\r\n".encode()))
+    assert cli.main(["translate", str(out), "--beam", "1"]) == 0
+    greedy = lines(out / "test.greedy.hyp")[:2]
+    assert capsys.readouterr().out.split("\n") == ["", greedy[0], "", greedy[1], ""]
+
+
+@pytest.mark.cli
+def test_translate_rejects_standard_input_that_is_not_utf8(runs, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", _Bytes("good line\n".encode() + b"caf\xe9\n"))
+    assert cli.main(["translate", str(runs["transformer"].out_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: standard input line 2 is not UTF-8") and err.count("\n") == 1
 
 
 @pytest.mark.cli
