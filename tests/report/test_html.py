@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,13 @@ def test_cli_errors_are_one_line(capsys, argv, pattern):
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0]
+
+
+def test_file_names_that_are_not_utf8_are_shown_replaced(tmp_path):
+    root = tmp_path / "runs"
+    name = os.fsdecode(b"run-\xff")  # a name a Latin-1 system may have written
+    write_run(root / name, "linreg", None, {"w_error": 0.1, "seconds": 1.0, "data": os.fsdecode(b"/data/caf\xe9")},
+              epochs_done=2)
+    path, found = write_report(root)
+    page = path.read_text(encoding="utf-8")  # valid UTF-8
+    assert len(found) == 1 and "run-\ufffd" in page and "/data/caf\ufffd" in page

@@ -443,6 +443,11 @@ def render(runs: list[Run], root: str | Path) -> str:
             f"<script>{SCRIPT}</script></body></html>")
 
 
+def _utf8(page: str) -> bytes:
+    """The page as UTF-8; bytes of file names that are not UTF-8 (held as surrogates) become U+FFFD."""
+    return page.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
+
+
 def write_report(root: str | Path = "runs", out: str | Path | None = None) -> tuple[Path, list[Run]]:
     """Write the report of every run under ``root`` to ``out`` (default ``root/index.html``)."""
     runs = find_runs(root)
@@ -450,7 +455,7 @@ def write_report(root: str | Path = "runs", out: str | Path | None = None) -> tu
     if path.is_dir():
         raise UserError(f"--out {path} is a directory; give a file name such as {path / 'index.html'}")
     try:
-        atomic_write_bytes(path, render(runs, root).encode("utf-8"))
+        atomic_write_bytes(path, _utf8(render(runs, root)))
     except OSError as exc:
         raise UserError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
     return path, runs
