@@ -72,6 +72,13 @@ def test_small_noise_on_a_falling_loss_is_not_oscillation():
     assert kind(history(train)) != "lr-too-high"
 
 
+def test_wobbles_of_a_loss_driven_near_zero_are_not_a_rise():
+    """Adam memorising a small set: 1.3 → 0.004, ending at 0.005 (+35 % of the minimum, 0.1 % of the fall)."""
+    train = [1.3, 0.5, 0.1, 0.02, 0.006, 0.004, 0.0052, 0.0045, 0.0051]
+    assert kind(history(train, test=[0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.05, 1.1])) == "overfitting"
+    assert kind(history(train[:5] + [0.004, 0.1, 0.06, 0.2])) == "lr-too-high"  # 15 % of the fall given back
+
+
 def test_a_loss_that_never_moves_is_not_learning():
     d = diagnose("m", history([2.303, 2.302, 2.303, 2.302], train_acc=[0.1] * 4))
     assert d.finding.kind == "not-learning" and "0.1" in d.finding.evidence[1]

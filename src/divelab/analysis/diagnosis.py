@@ -42,8 +42,8 @@ class Thresholds:
 
     window: float = 0.25        # share of the epochs that makes up "the end of training"
     improving: float = 0.01     # falling faster than 1 % per epoch at the end: still improving
-    rise: float = 0.10          # ending 10 % above its own minimum: the loss rose
-    bump: float = 0.02          # an epoch whose training loss is 2 % above the previous one's
+    rise: float = 0.10          # ending 10 % above its own minimum (or 10 % of its fall, if larger): it rose
+    bump: float = 0.02          # an epoch's training loss 2 % above the previous one's (or 2 % of the fall)
     oscillating: float = 0.3    # … in at least this share of the epochs (and twice): oscillating
     jump: float = 10.0          # or once to 10 × the previous epoch's
     chance: float = 0.15        # exp(−loss) within 15 % of an accuracy below 0.5: uniform predictions
@@ -171,14 +171,24 @@ def _diverged(history: list[Record]) -> Finding | None:
 
 
 def _unstable(train: list[tuple[int, float]], t: Thresholds) -> Finding | None:
-    """Training loss that ends well above its own minimum, or jumps up epoch after epoch."""
+    """Training loss that ends well above its own minimum, or goes up epoch after epoch.
+
+    "Well above" is measured against the larger of the loss and the fall it had made since
+    the first epoch: a loss driven from 1.3 to 0.004 that ends at 0.005 has wobbled (as Adam
+    does near zero), not risen.
+    """
     if len(train) < 2:
         return None
     values = [v for _, v in train]
     low = min(range(len(values)), key=values.__getitem__)
-    bumps = [train[i][0] for i in range(1, len(values)) if values[i] > values[i - 1] * (1 + t.bump)]
+    fall = values[0] - values[low]
+
+    def up(before: float, after: float, share: float) -> bool:
+        return after - before > share * max(before, fall)
+
+    bumps = [train[i][0] for i in range(1, len(values)) if up(values[i - 1], values[i], t.bump)]
     evidence = []
-    if low < len(values) - 1 and values[-1] > values[low] * (1 + t.rise):
+    if low < len(values) - 1 and up(values[low], values[-1], t.rise):
         evidence.append(f"training loss rose from {_fmt(values[low])} (epoch {train[low][0]}) "
                         f"to {_fmt(values[-1])} (epoch {train[-1][0]})")
     jumps = [i for i in range(1, len(values)) if values[i] > t.jump * values[i - 1]]
