@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from divelab import machine
 from divelab.scratch.conv import conv2d
 from timing import log, max_rel_diff, run_alternating  # benchmarks/timing.py
 
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": args.repeats,
         "warmup": args.warmup,
         "cases": cases,
+        "machine": machine.facts(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})",

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from divelab import machine
 from divelab.data.parallel import load_pairs, translation_data
 from divelab.models.transformer import Transformer
 from divelab.translate import DecodeSettings, decode_ids
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "same_output_share_greedy": _agreement(outputs["greedy_cache"], outputs["greedy_nocache"]),
         "same_output_share_beam": _agreement(outputs["beam_cache"], outputs["beam_nocache"]),
         "device": args.device, "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.machine(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "machine": machine.facts(args.device), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
 
 

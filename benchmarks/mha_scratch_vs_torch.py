@@ -49,6 +49,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from divelab import machine
 from divelab.scratch.attention import MultiHeadAttention, causal_mask
 from timing import log, max_rel_diff, run_alternating  # benchmarks/timing.py
 
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": args.repeats,
         "warmup": args.warmup,
         "cases": cases,
+        "machine": machine.facts(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})",

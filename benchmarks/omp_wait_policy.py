@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from typing import Any
 
 import torch
+
+from divelab import machine
 
 from timing import log  # benchmarks/timing.py
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "results": {name: {"ms_per_step": 1e3 * median[name], "chars_per_s": BATCH * STEPS / median[name],
                                "relative_to_default": median[name] / median["default"]} for name in POLICIES},
             "threads": args.threads or os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)),
-            "torch": torch.__version__, "machine": platform.machine()}
+            "torch": torch.__version__, "machine": machine.facts("cpu")}
 
 
 if __name__ == "__main__":

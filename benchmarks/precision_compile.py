@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 import divelab
+from divelab import machine
 from divelab.data import fashion_mnist
 from divelab.data.idx import write_idx
 
@@ -114,7 +115,7 @@ def main() -> None:
         "benchmark": "precision_compile", "epochs": args.epochs, "device": args.device,
         "train_size": args.train_size, "test_size": args.test_size, "seed": args.seed,
         "threads": torch.get_num_threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+        "torch": torch.__version__, "python": platform.python_version(), "machine": machine.facts(args.device),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "results": results,

@@ -52,6 +52,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import divelab  # noqa: E402
 import divelab.experiments  # noqa: E402
+from divelab import machine  # noqa: E402
 from divelab.config import build_config, parse_assignments, to_dict  # noqa: E402
 from divelab.data import fashion_mnist  # noqa: E402
 from divelab.experiments.speedrun import EXPERIMENTS as SPEEDRUN  # noqa: E402
@@ -185,6 +186,7 @@ def summary(args: argparse.Namespace, settings: dict[str, Any], runs: list[dict[
         "baseline": baseline,
         "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "machine": machine.facts("cpu"),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpus": len(os.sched_getaffinity(0)),

@@ -69,6 +69,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from divelab import machine
 from divelab.data import fashion_mnist
 from divelab.data.loader import TensorLoader
 from divelab.models import MLP
@@ -267,6 +268,7 @@ def summary(args: argparse.Namespace, device: torch.device, data: fashion_mnist.
         "meets_target": ratio >= target,
         "final_train_loss": {name: round(loss, 4) for name, loss in losses.items()},
         "test_acc": {name: round(acc, 4) for name, acc in test_acc.items()},
+        "machine": machine.facts(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device) if device.type != "cuda" else f"{device} ({torch.cuda.get_device_name(device)})",

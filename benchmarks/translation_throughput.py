@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from typing import Any
 
 import torch
 
+from divelab import machine
 from divelab.data.parallel import load_pairs, translation_data
 from divelab.experiments.translation import RNNTranslationConfig, TransformerTranslationConfig
 from divelab.models.seq2seq import TranslationLoss
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "batches": args.batches, "src_vocab": len(data.src_vocab), "tgt_vocab": len(data.tgt_vocab),
             "train_target_tokens_per_epoch": int(data.train.tgt_len.sum()), "results": results,
             "device": args.device, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "machine": platform.machine(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+            "machine": machine.facts(args.device), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 if __name__ == "__main__":

@@ -104,6 +104,18 @@ def test_missing_data_is_an_error_and_earlier_results_stay(capsys, tmp_path, mon
     _unchanged(tmp_path, before)
 
 
+def test_zero_epochs_is_refused_and_the_finished_run_stays(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--epochs", "0", "--quiet")
+    _assert_user_error(code, err, "epochs must be ≥ 1 (--epochs N), got 0")
+    _unchanged(tmp_path, before)
+
+
+def test_zero_epochs_is_allowed_where_the_untrained_network_is_the_point(capsys, fake_data, tmp_path):
+    code, _, _ = _run(capsys, "run", "grad-flow", "--out", "gf", "--epochs", "0", "--quiet")
+    assert code == 0 and (tmp_path / "gf" / "summary.json").is_file()
+
+
 def test_corrupt_data_is_rejected_by_name(capsys, fake_data, tmp_path):
     before = _previous_run(tmp_path, capsys)
     (fake_data / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8bgarbage")
@@ -168,17 +180,29 @@ def test_real_process_prints_no_traceback(tmp_path):
     assert proc.stderr.startswith("error: unknown experiment 'nope'") and "Traceback" not in proc.stderr
 
 
-def test_fresh_run_replaces_an_earlier_run_but_not_foreign_files(capsys, tmp_path):
+def test_fresh_run_replaces_an_earlier_run_but_not_files_added_to_it(capsys, tmp_path):
     _previous_run(tmp_path, capsys)
-    (tmp_path / "prev/old-figure.png").write_bytes(b"x")
+    (tmp_path / "prev/notes.png").write_bytes(b"x")  # the user's, added after the run
     assert _run(capsys, "run", "activations", "--out", "prev", "--quiet")[0] == 0
-    assert not (tmp_path / "prev/old-figure.png").exists() and not (tmp_path / "prev/checkpoint").exists()
+    assert not (tmp_path / "prev/parameters.png").exists() and not (tmp_path / "prev/checkpoint").exists()
+    assert (tmp_path / "prev/notes.png").read_bytes() == b"x" and (tmp_path / "prev/activations.png").exists()
 
+
+def test_fresh_run_into_a_directory_that_is_not_a_run_is_refused_and_nothing_is_written(capsys, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / "holiday.png").write_bytes(b"x")  # a directory that is not a divelab run
-    assert _run(capsys, "run", "activations", "--out", "mine", "--quiet")[0] == 0
-    assert (mine / "holiday.png").exists() and (mine / "activations.png").exists()
+    (mine / "holiday.png").write_bytes(b"x")
+    (mine / "config.json").write_text('{"mine": true}')
+    code, _, err = _run(capsys, "run", "activations", "--out", "mine", "--quiet")
+    _assert_user_error(code, err, "mine is not empty and holds no divelab run (config.json, holiday.png)")
+    assert sorted(p.name for p in mine.iterdir()) == ["config.json", "holiday.png"]
+    assert (mine / "config.json").read_text() == '{"mine": true}'
+
+
+def test_empty_out_is_refused(capsys, tmp_path):
+    code, _, err = _run(capsys, "run", "linreg", "--out", "", "--quiet")
+    _assert_user_error(code, err, "--out is empty")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv, pattern", [
@@ -205,7 +229,36 @@ def test_corrupt_checkpoint_is_an_error_and_nothing_changes(capsys, tmp_path):
     tensors.write_bytes(b"not safetensors")
     before[tensors.relative_to(tmp_path)] = b"not safetensors"
     code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "5")
-    _assert_user_error(code, err, "cannot be read as safetensors")
+    _assert_user_error(code, err, "are damaged (their SHA-256")
+    _unchanged(tmp_path, before)
+
+
+def test_flipped_bytes_in_the_checkpoint_tensors_are_refused_by_name(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    state = json.loads((tmp_path / "prev/checkpoint/state.json").read_text())
+    tensors = tmp_path / "prev/checkpoint" / state["tensors"]
+    data = bytearray(tensors.read_bytes())
+    data[-3] ^= 0xFF  # a weight's bytes, not the header: still valid safetensors
+    tensors.write_bytes(bytes(data))
+    before[tensors.relative_to(tmp_path)] = bytes(data)
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "5")
+    _assert_user_error(code, err, f"checkpoint tensors {tensors.relative_to(tmp_path)} are damaged (their SHA-256")
+    _unchanged(tmp_path, before)
+
+
+def test_a_checkpoint_of_another_shape_is_refused_before_anything_changes(capsys, tmp_path):
+    from divelab.train import checkpoint
+
+    _previous_run(tmp_path, capsys)
+    directory = tmp_path / "prev/checkpoint"
+    state = checkpoint.load(directory)
+    key = next(iter(state["model"]))
+    shape = tuple(state["model"][key].shape)
+    state["model"][key] = torch.zeros(7, 3)
+    checkpoint.save(directory, state, tag="edited")
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "prev").rglob("*") if p.is_file()}
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "5")
+    _assert_user_error(code, err, f"model tensor {key!r} has shape (7, 3) in the checkpoint, {shape} here")
     _unchanged(tmp_path, before)
 
 

@@ -11,13 +11,13 @@ import math
 import types
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from divelab.errors import UserError
 
 C = TypeVar("C", bound="RunConfig")
 
-PrecisionName = Literal["fp32", "bf16", "fp16"]
+PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 
 
 @dataclass
@@ -26,24 +26,29 @@ class RunConfig:
 
     ``precision`` and ``compile`` apply to whatever an experiment trains with the shared
     trainer: ``bf16`` (CPU or GPU) or ``fp16`` (CUDA GPUs, with loss scaling) autocast of the
-    forward pass, and ``torch.compile`` of the model. ``batch_size`` is the global batch
+    forward pass, and ``torch.compile`` of the model. ``auto`` (the default) is bf16 where
+    the device computes bf16 in hardware and the experiment's bf16 results were shown to
+    match fp32's, fp32 otherwise (:func:`divelab.train.precision.choose`). ``batch_size`` is the global batch
     when the run is spread over several processes by ``torchrun``. ``tensorboard`` also
     writes the trainer's scalars (per update and per epoch) to ``OUT/tensorboard/``.
     """
+
+    # experiments whose networks mean something untrained (gradients at initialisation) allow 0
+    min_epochs: ClassVar[int] = 1
 
     epochs: int = 10
     batch_size: int = 256
     lr: float = 0.1
     seed: int = 0
     device: str = "auto"
-    precision: PrecisionName = "fp32"
+    precision: PrecisionName = "auto"
     compile: bool = False
     tensorboard: bool = False
 
     def validate(self) -> None:
         """Reject values no experiment can use; subclasses extend this."""
-        if self.epochs < 0:
-            raise UserError(f"epochs must be ≥ 0, got {self.epochs}")
+        if self.epochs < self.min_epochs:
+            raise UserError(f"epochs must be ≥ {self.min_epochs} (--epochs N), got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"batch_size must be ≥ 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -12,8 +12,6 @@ writes to the output directory. Work done outside the trainer is repeated in eve
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
+from divelab import rundir
 from divelab.config import RunConfig, to_dict
 from divelab.errors import UserError
 from divelab.report import figures
@@ -30,19 +29,6 @@ from divelab.train.checkpoint import atomic_write_json
 from divelab.train.distributed import SINGLE, World
 from divelab.train.tensorboard import TensorBoardLogger
 from divelab.train.trainer import Trainer
-
-# files a run writes; a fresh run removes the previous run's copies of these, nothing else
-RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
-
-
-def _is_run_dir(directory: Path) -> bool:
-    """Whether ``directory`` holds an earlier divelab run (so its files may be replaced)."""
-    try:
-        record = json.loads((directory / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and {"experiment", "settings"} <= record.keys()
-
 
 def model_facts(model: torch.nn.Module) -> dict[str, int]:
     """What ``summary.json`` records of each trained model (``models``), for comparing runs:
@@ -62,6 +48,8 @@ class Experiment:
     config: type[RunConfig]
     fn: Callable[[Any, "RunContext"], dict[str, Any]]
     headline: tuple[str, ...] = ("test_acc",)  # summary keys that carry the result
+    # precision=auto may train it in bf16: its bf16 results were measured within seed noise of fp32 (README)
+    bf16: bool = False
 
 
 @dataclass
@@ -76,11 +64,13 @@ class RunContext:
     resume: bool = False
     progress: bool = True
     config_record: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"  # what the trainer uses: the config's setting with auto resolved
     figures: list[Path] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     models: dict[str, dict[str, int]] = field(default_factory=dict)  # trainer name → model_facts
     seconds: float | None = None
     world: World = SINGLE
+    kept: list[str] = field(default_factory=list)  # files in out_dir before the run: never deleted
     _opened: bool = False
 
     def open(self) -> None:
@@ -101,14 +91,12 @@ class RunContext:
                             "choose another --out") from None
         if self.resume:
             (self.out_dir / "summary.json").unlink(missing_ok=True)  # unfinished again until it ends
-        elif _is_run_dir(self.out_dir):
-            for name in RUN_FILES:
-                (self.out_dir / name).unlink(missing_ok=True)
-            for png in self.out_dir.glob("*.png"):
-                png.unlink()
-            shutil.rmtree(self.out_dir / "checkpoint", ignore_errors=True)
-            shutil.rmtree(self.out_dir / "tensorboard", ignore_errors=True)
+            manifest = rundir.read_manifest(self.out_dir)
+            self.kept = [str(f) for f in manifest["kept"]] if manifest else []
+        else:
+            self.kept = rundir.clear_for_fresh_run(self.out_dir)  # the previous run's files, no others
         atomic_write_json(self.out_dir / "config.json", self.config_record)
+        rundir.write_manifest(self.out_dir, self.kept, finished=False)
         self._opened = True
 
     @property
@@ -120,12 +108,18 @@ class RunContext:
                 test_loader: Any = None, **kwargs: Any) -> Trainer:
         """A :class:`Trainer` writing to this run's directory, for ``config.epochs`` epochs
         unless ``epochs=`` is given. Experiments that train several models give each a
-        ``name=`` so their metrics and checkpoints are kept apart. The config's ``precision``
-        and ``compile`` and the run's processes (``world``) apply unless given."""
+        ``name=`` so their metrics and checkpoints are kept apart. The run's ``precision`` (the
+        config's, ``auto`` resolved), the config's ``compile`` and the run's processes (``world``)
+        apply unless given."""
+        if self.resume and not self._opened:  # the first model: check it fits its checkpoint before any change
+            directory = self.out_dir / "checkpoint" / (kwargs.get("name") or "")
+            if (directory / checkpoint.STATE_FILE).is_file():
+                state = checkpoint.load(directory)
+                checkpoint.check_tensors(state.get("model"), model.state_dict(), "model", directory)
         self.open()
         kwargs.setdefault("epochs", self.config.epochs)
         kwargs.setdefault("progress", self.progress)
-        kwargs.setdefault("precision", getattr(self.config, "precision", "fp32"))
+        kwargs.setdefault("precision", self.precision)
         kwargs.setdefault("compile", getattr(self.config, "compile", False))
         kwargs.setdefault("world", self.world)
         if getattr(self.config, "tensorboard", False):

@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from divelab import __version__
+from divelab import __version__, lock, machine, rundir
 from divelab.config import RunConfig, build_config, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments import EXPERIMENTS
-from divelab.train import checkpoint, distributed
+from divelab.train import checkpoint, distributed, precision
 from divelab.train.checkpoint import atomic_write_json
 from divelab.train.distributed import World
 
@@ -98,6 +98,8 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
     """
     found = checkpoint.find(out_dir) or out_dir / "checkpoint"
     state = checkpoint.load(found)
+    for other in sorted((out_dir / "checkpoint").glob(f"*/{checkpoint.STATE_FILE}")):
+        checkpoint.load(other.parent)  # every sub-run's checkpoint is whole (checksums) before anything changes
     meta, position = state.get("meta"), state.get("position")
     if not isinstance(meta, dict) or not isinstance(position, dict) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"checkpoint in {found} lacks its run description; delete it and start afresh")
@@ -168,6 +170,7 @@ def _config_record(exp: Experiment, config: RunConfig, device: torch.device, wor
         "device": str(device),
         "processes": world.world_size,
         "threads": torch.get_num_threads(),
+        "machine": machine.facts(device),
         "versions": {"divelab": __version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -203,6 +206,8 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
     impl = settings.pop("impl", None)
     exp = get_experiment(name)
     world = distributed.world_from_env()
+    if out is not None and not str(out).strip():
+        raise UserError("--out is empty; give a directory, e.g. --out runs/NAME")
     out_dir = Path(out) if out is not None else Path("runs") / name
     if world.is_main:
         _check_out_dir(out_dir)
@@ -210,19 +215,34 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         config = _resumed_config(exp, out_dir, settings)
     else:
         config = build_config(exp.config, settings)
-        _check_fresh_start(out_dir)
     device = _check_device(config, world)
     piece = _learner_piece(name, impl)
+    if world.is_main and not resume:
+        rundir.check_fresh(out_dir)  # before the lock file goes into a directory that is not ours
+    with lock.exclusive(out_dir) if world.is_main else nullcontext():
+        if not resume:
+            _check_fresh_start(out_dir)
+        return _run_locked(exp, config, out_dir, device, world, resume, progress, piece)
+
+
+def _run_locked(exp: Experiment, config: RunConfig, out_dir: Path, device: torch.device, world: World,
+                resume: bool, progress: bool, piece: Any) -> RunResult:
+    """The run itself, once its directory is this process's (:func:`divelab.lock.exclusive`)."""
+    name = exp.name
     if piece is not None and world.is_main:
         print(f"{name}: your {piece.exercise.entry}() from {piece.path} passed its check and takes the place "
               f"of divelab's", file=sys.stderr)
     set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.enabled else 1)
+    used, why = precision.choose(config.precision, device, exp.bf16)
+    if config.precision == "auto" and exp.bf16 and progress and world.is_main:  # the machine decided
+        print(f"{name}: precision {used} ({why}; --set precision=fp32 to force fp32)", file=sys.stderr)
 
     with distributed.process_group(world, device):
         seed_everything(config.seed)  # the same in every process: same data, same initial weights
+        record = _config_record(exp, config, device, world) | {"precision": {"used": used, "reason": why}}
         ctx = RunContext(experiment=name, config=config, out_dir=out_dir, device=device, resume=resume,
-                         progress=progress and world.is_main, world=world,
-                         config_record=_config_record(exp, config, device, world))
+                         progress=progress and world.is_main, world=world, config_record=record,
+                         precision=used)
         if piece is not None:
             ctx.config_record["impl"] = piece.record()
         start = time.perf_counter()
@@ -230,11 +250,13 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
             results = exp.fn(config, ctx)
         ctx.open()
         summary = {"experiment": name, **results,
-                   "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3)}
+                   "seconds": round(ctx.seconds if ctx.seconds is not None else time.perf_counter() - start, 3),
+                   "precision": used}
         if ctx.models:  # a table: one row per trained model
             summary.setdefault("models", [{"name": k, **facts} for k, facts in ctx.models.items()])
         if world.is_main:
             atomic_write_json(out_dir / "summary.json", summary)
+            rundir.write_manifest(out_dir, ctx.kept, finished=True)
     return RunResult(name, out_dir, summary, ctx.history, ctx.figures, world.rank)
 
 

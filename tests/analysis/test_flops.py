@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from divelab import machine
+from divelab.analysis import flops
 from divelab.analysis.flops import count_flops, count_parameters, measure_throughput
 from divelab.models import LeNet
 from divelab.models.registry import MODELS
@@ -105,3 +107,18 @@ def test_measure_throughput_restores_the_model():
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="input_shape"):
         measure_throughput(model, (1, -28, 28))
+
+
+def test_utilisation_is_six_macs_per_example_per_second_over_the_peak():
+    numbers = flops.utilisation(macs_per_example=1_000_000, examples=60_000, seconds=2.0, peak_flops=1e12)
+    assert numbers["model_gflops_per_s"] == pytest.approx(6 * 1e6 * 6e4 / 2 / 1e9)  # 180 GFLOP/s
+    assert numbers["peak_gflops_per_s"] == pytest.approx(1000.0)
+    assert numbers["mfu"] == pytest.approx(0.18)
+    with pytest.raises(ValueError, match="positive"):
+        flops.utilisation(1, 1, 0.0, 1e12)
+
+
+def test_matmul_peak_is_a_plausible_rate_measured_once():
+    first = machine.matmul_peak("cpu", "fp32", n=128, repeats=1)
+    assert 1e6 < first < 1e15  # FLOP/s: more than a calculator, less than a supercomputer
+    assert machine.matmul_peak("cpu", "fp32", n=128, repeats=1) == first  # cached: no second measurement

@@ -35,6 +35,11 @@ def test_architecture_run_reports_its_size_and_cost(fake_data, tmp_path):
     spec = MODELS["vgg"]
     assert summary["input_size"] == spec.cpu_input_size == 32 and summary["width"] == 0.0625
     assert summary["mflops_per_image"] > 0 and 0 <= summary["test_acc"] <= 1
+    # utilisation: 3 × the forward FLOPs of each of the 512 fake images per second of training, over the peak
+    achieved = 3 * summary["mflops_per_image"] * 1e6 * 512 / summary["seconds_per_epoch"] / 1e9
+    assert summary["model_gflops_per_s"] == pytest.approx(achieved, rel=1e-6)
+    assert summary["mfu"] == pytest.approx(summary["model_gflops_per_s"] / summary["peak_gflops_per_s"])
+    assert 0 < summary["mfu"] < 1
 
 
 def test_too_small_an_input_is_a_user_error(fake_data, tmp_path):

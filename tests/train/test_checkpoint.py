@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import pickle
@@ -90,13 +91,36 @@ class _Exploit:
         return (os.system, ("touch PWNED",))
 
 
-def test_pickle_crafted_to_run_code_is_refused(tmp_path):
+@pytest.mark.parametrize("checksum", [True, False])
+def test_pickle_crafted_to_run_code_is_refused(tmp_path, checksum):
+    """Refused by the checksum, or (a checkpoint from before checksums) by the safetensors parser."""
     checkpoint.save(tmp_path, _state(1.0), tag="a")
     doc = json.loads((tmp_path / "state.json").read_text())
     (tmp_path / doc["tensors"]).write_bytes(pickle.dumps({"w": _Exploit()}))
-    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+    if not checksum:
+        del doc["sha256"]
+        (tmp_path / "state.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="are damaged" if checksum else "cannot be read as safetensors"):
         checkpoint.load(tmp_path)
     assert not (tmp_path / "PWNED").exists() and not os.path.exists("PWNED")
+
+
+def test_the_checksum_of_the_tensor_file_is_recorded(tmp_path):
+    checkpoint.save(tmp_path, _state(1.0), tag="a")
+    doc = json.loads((tmp_path / "state.json").read_text())
+    assert doc["sha256"] == hashlib.sha256((tmp_path / doc["tensors"]).read_bytes()).hexdigest()
+
+
+def test_check_tensors_names_the_first_difference(tmp_path):
+    expected = {"a": torch.zeros(2, 3), "b": torch.zeros(4)}
+    checkpoint.check_tensors({"a": torch.zeros(2, 3), "b": torch.zeros(4)}, expected, "model", tmp_path)
+    cases = [({"a": torch.zeros(2, 3)}, "this model has 'b', the checkpoint does not"),
+             ({**expected, "c": torch.zeros(1)}, "the checkpoint's model has 'c'"),
+             ({"a": torch.zeros(3, 2), "b": torch.zeros(4)}, r"'a' has shape \(3, 2\) in the checkpoint, \(2, 3\) here"),
+             ({"a": torch.zeros(2, 3), "b": torch.zeros(4, dtype=torch.float64)}, "'b' is torch.float64 in the checkpoint")]
+    for saved, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            checkpoint.check_tensors(saved, expected, "model", tmp_path)
 
 
 def test_tensor_file_outside_the_directory_is_refused(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import namedtuple
 
 import pytest
@@ -9,11 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import divelab
+from divelab import machine, runner
 from divelab.cli import main
 from divelab.data import TensorLoader
 from divelab.train import Trainer, evaluate
 from divelab.train import checkpoint
-from divelab.train.precision import MixedPrecision, to_float32
+from divelab.train.precision import MixedPrecision, choose, to_float32
+
+ORIGINAL_TRAINER = runner.RunContext.trainer
 
 
 def _problem(seed: int = 0):
@@ -94,7 +100,7 @@ def test_fp16_on_the_cpu_is_refused_by_the_runner(capsys):
 
 
 def test_unknown_precision_is_a_value_error():
-    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16"):
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16 .resolve auto"):
         MixedPrecision("fp8", "cpu")
 
 
@@ -136,3 +142,84 @@ def test_compile_with_inductor_trains_like_eager():
     compiled = _trainer(epochs=2, compile=True).fit()
     plain = _trainer(epochs=2).fit()
     assert compiled[-1]["train_loss"] == pytest.approx(plain[-1]["train_loss"], abs=1e-5)
+
+
+# ---- precision=auto: bf16 where the hardware is fast and the experiment allows it -------------
+
+NO_BF16 = {"cpu_name": "test CPU", "avx2": True, "avx512_f": True, "avx512_bf16": False, "amx_bf16": False}
+BF16 = NO_BF16 | {"avx512_bf16": True}
+
+
+def with_cpu(monkeypatch, capabilities):
+    monkeypatch.setattr(machine, "cpu_capabilities", lambda: dict(capabilities))
+
+
+def test_auto_is_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
+    with_cpu(monkeypatch, NO_BF16)
+    used, why = choose("auto", "cpu", experiment_allows_bf16=True)
+    assert used == "fp32" and "neither AVX512_BF16 nor AMX_BF16" in why
+    with_cpu(monkeypatch, BF16)
+    assert choose("auto", "cpu", experiment_allows_bf16=True) == ("bf16", "auto: the CPU has AVX512_BF16")
+    with_cpu(monkeypatch, NO_BF16 | {"amx_bf16": True})
+    assert choose("auto", "cpu", experiment_allows_bf16=True)[0] == "bf16"
+
+
+def test_auto_keeps_fp32_for_an_experiment_not_shown_to_match_in_bf16(monkeypatch):
+    with_cpu(monkeypatch, BF16)
+    used, why = choose("auto", "cpu", experiment_allows_bf16=False)
+    assert used == "fp32" and "measured in fp32" in why
+
+
+def test_a_set_precision_is_used_as_it_is(monkeypatch):
+    with_cpu(monkeypatch, NO_BF16)
+    assert choose("bf16", "cpu", experiment_allows_bf16=False) == ("bf16", "precision=bf16 was set")
+    assert choose("fp32", "cpu", experiment_allows_bf16=True)[0] == "fp32"
+
+
+def test_machine_facts_name_the_cpu_its_flags_and_threads(monkeypatch):
+    with_cpu(monkeypatch, BF16)
+    facts = machine.facts("cpu")
+    assert facts["cpu"] == "test CPU" and facts["flags"] == ["avx2", "avx512_f", "avx512_bf16"]
+    assert facts["threads"] == torch.get_num_threads() and facts["torch"] == torch.__version__
+
+
+@pytest.fixture
+def mlp_allowing_bf16(monkeypatch):
+    """The mlp experiment as if its bf16 results had been shown to match fp32."""
+    monkeypatch.setitem(runner.EXPERIMENTS, "mlp", dataclasses.replace(runner.EXPERIMENTS["mlp"], bf16=True))
+
+
+@pytest.mark.parametrize("capabilities, used", [(BF16, "bf16"), (NO_BF16, "fp32")])
+def test_the_choice_and_its_reason_are_recorded(fake_data, tmp_path, monkeypatch, mlp_allowing_bf16,
+                                                 capabilities, used):
+    with_cpu(monkeypatch, capabilities)
+    seen = []
+    monkeypatch.setattr(runner.RunContext, "trainer",
+                        lambda self, *a, **k: seen.append(self.precision) or ORIGINAL_TRAINER(self, *a, **k))
+    result = divelab.run("mlp", out=tmp_path / "run", progress=False, epochs=1, device="cpu")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["settings"]["precision"] == "auto"
+    assert config["precision"]["used"] == used and config["precision"]["reason"].startswith("auto: ")
+    assert config["machine"]["cpu"] == "test CPU"
+    assert result.summary["precision"] == used and seen == [used]
+
+
+def test_the_choice_is_printed_once_for_an_experiment_it_depends_on(fake_data, tmp_path, monkeypatch, capsys,
+                                                                     mlp_allowing_bf16):
+    with_cpu(monkeypatch, NO_BF16)
+    divelab.run("mlp", out=tmp_path / "run", epochs=1, device="cpu")
+    lines = [line for line in capsys.readouterr().err.splitlines() if "precision" in line]
+    assert lines == ["mlp: precision fp32 (auto: the CPU has neither AVX512_BF16 nor AMX_BF16: bf16 would be "
+                     "emulated, slower than fp32; --set precision=fp32 to force fp32)"]
+
+
+def test_a_bf16_run_resumes_exactly_like_an_fp32_one(tmp_path):
+    for precision in ("fp32", "bf16"):
+        straight = _trainer(precision, epochs=4, out_dir=tmp_path / f"{precision}-straight")
+        straight.fit()
+        _trainer(precision, epochs=2, out_dir=tmp_path / precision).fit()
+        resumed = _trainer(precision, epochs=4, out_dir=tmp_path / precision)
+        resumed.fit(resume=True)
+        for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+            assert torch.equal(a, b), precision
+        assert resumed.history[-1]["train_loss"] == straight.history[-1]["train_loss"]

@@ -4,7 +4,9 @@
 - :func:`count_flops` — multiply–accumulates (MACs) per example of every convolution and Linear
   layer, found with forward hooks on a batch of one, with the per-layer breakdown and a separate
   estimate of the cheap element-wise work (normalisation, activations, pooling);
-- :func:`measure_throughput` — examples per second of forward + backward on this machine.
+- :func:`measure_throughput` — examples per second of forward + backward on this machine;
+- :func:`utilisation` — model FLOP utilisation: the model arithmetic a training run did per
+  second over the machine's matrix-product peak.
 
 A convolution with kernel k_h × k_w, ``C_in / groups`` input channels per output channel and an
 output of ``C_out × H_out × W_out`` costs ``C_out · H_out · W_out · (C_in / groups) · k_h · k_w``
@@ -173,3 +175,17 @@ def measure_throughput(model: nn.Module, input_shape: Sequence[int], batch_size:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
     return batch_size * steps / seconds
+
+
+def utilisation(macs_per_example: int, examples: int, seconds: float, peak_flops: float) -> dict[str, float]:
+    """Model FLOP utilisation of training: ``6 · MACs · examples / seconds`` over ``peak_flops``.
+
+    A training step costs about three forward passes (forward, and a backward that computes
+    gradients for both inputs and weights), each ``2 · MACs`` FLOPs per example; only the
+    convolutions and Linear layers :func:`count_flops` counts are included, so the figure
+    is a slight underestimate of the arithmetic done.
+    """
+    if seconds <= 0 or peak_flops <= 0:
+        raise ValueError(f"seconds and peak_flops must be positive, got {seconds} and {peak_flops}")
+    achieved = 6 * macs_per_example * examples / seconds
+    return {"model_gflops_per_s": achieved / 1e9, "peak_gflops_per_s": peak_flops / 1e9, "mfu": achieved / peak_flops}

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -202,6 +202,8 @@ class AttentionScoringConfig(RunConfig):
     """``random_trials`` random shapes and masks compare scratch attention with torch's.
     ``epochs``, ``lr`` and ``batch_size`` are unused."""
 
+    min_epochs: ClassVar[int] = 0  # nothing is trained
+
     epochs: int = 0
     random_trials: int = 20
 
@@ -328,6 +330,8 @@ class MultiheadConfig(RunConfig):
     """``encoding_dim`` and ``num_steps``: the positional encoding plotted (the course: 32 × 60);
     ``max_len`` positions are used to check ``P[t + k] = P[t] M_k``. ``epochs``, ``lr`` and
     ``batch_size`` are unused."""
+
+    min_epochs: ClassVar[int] = 0  # nothing is trained
 
     epochs: int = 0
     encoding_dim: int = 32

@@ -20,7 +20,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,8 @@ class BackpropConfig(FashionConfig):
 
     ``twin_steps`` SGD steps are taken side by side with the autograd twin before training.
     """
+
+    min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
     hidden: int = 256
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"

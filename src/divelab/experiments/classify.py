@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from divelab import machine
+from divelab.analysis.flops import count_flops, utilisation
 from divelab.config import FashionOptimConfig
 from divelab.data import fashion_mnist
 from divelab.data.augment import Augment, AugmentedLoader
@@ -44,7 +46,19 @@ def train_classifier(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module,
     summary = {key: last.get(key) for key in ("train_loss", "train_acc", "test_loss", "test_acc")}
     if history:
         summary["seconds_per_epoch"] = sum(r["train_seconds"] for r in history) / len(history)
+        summary |= _utilisation(ctx, model, history, len(data.train_labels))
     return summary | {"parameters": sum(p.numel() for p in model.parameters()), "data": str(data.source)}
+
+
+def _utilisation(ctx: RunContext, model: nn.Module, history: list[dict[str, Any]], images: int) -> dict[str, float]:
+    """Model FLOP utilisation of the training (:func:`divelab.analysis.flops.utilisation`), per process,
+    against this machine's matrix-product peak in the precision the run used."""
+    seconds = sum(r["train_seconds"] for r in history)
+    if seconds <= 0:
+        return {}
+    macs = count_flops(model, (1, *fashion_mnist.IMAGE_SHAPE)).macs
+    peak = machine.matmul_peak(str(ctx.device), ctx.precision)
+    return utilisation(macs, images * len(history) // ctx.world.world_size, seconds, peak)
 
 
 @torch.inference_mode()

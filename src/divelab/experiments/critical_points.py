@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -54,6 +54,8 @@ class CriticalPointsConfig(RunConfig):
     at ``escape_lr`` from there and from the saddle itself; Lanczos takes ``lanczos_steps`` HVPs on the last run.
     ``batch_size`` is unused. Runs on one CPU thread (see ``_one_cpu_thread``); default about 20 s.
     """
+
+    min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
     epochs: int = 2000
     lr: float = 0.02

@@ -37,7 +37,7 @@ from __future__ import annotations
 import statistics
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -69,6 +69,8 @@ class EnsembleConfig(FashionOptimConfig):
     members end closer together, i.e. leaves the ensemble less variance to remove. The
     optimiser and schedule are chosen by name as in ``mlp`` (``--set optimizer=…``).
     """
+
+    min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
     epochs: int = 80
     batch_size: int = 32

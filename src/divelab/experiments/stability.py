@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -244,6 +244,8 @@ class GradFlowConfig(FashionConfig):
     five regimes on 2 CPU cores) and makes sigmoid's vanishing plain: the backward gain per
     layer grows with width, and at width ≥ 256 sigmoid with N(0, 1) weights stops vanishing.
     """
+
+    min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
     epochs: int = 3
     lr: float = 0.1

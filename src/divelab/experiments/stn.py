@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,8 @@ class STNConfig(FashionConfig):
     """``train_size`` / ``test_size`` images (chosen at random), distorted once each; both
     models trained with Adam at ``lr``. ``width`` is the classifier's first conv width;
     ``scratch`` puts the hand-written ``affine_grid``/``grid_sample`` inside the transformer."""
+
+    min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
     epochs: int = 4
     batch_size: int = 64

@@ -7,11 +7,14 @@ A checkpoint is a directory holding
 
 Both are written to a temporary name and renamed; ``state.json`` is renamed last, so at
 every moment it names a complete tensor file — a crash leaves the previous checkpoint
-loadable. Loading never unpickles: tensors come from safetensors, the rest from JSON.
+loadable. ``state.json`` records the SHA-256 of the tensor file, checked before any tensor
+is read: flipped bytes are refused by name rather than resumed as wrong weights. Loading
+never unpickles: tensors come from safetensors, the rest from JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
 from divelab.errors import CheckpointError
@@ -159,8 +162,10 @@ def save(directory: Path, state: dict[str, Any], tag: str) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, "s", tensors)
     tensor_file = f"tensors-{tag}-{os.urandom(4).hex()}.safetensors"  # never reuse the live file's name
-    atomic_write_bytes(directory / tensor_file, safetensors_bytes(tensors))
-    atomic_write_json(directory / STATE_FILE, {"format": FORMAT, "tensors": tensor_file, "state": skeleton})
+    data = safetensors_bytes(tensors)
+    atomic_write_bytes(directory / tensor_file, data)
+    atomic_write_json(directory / STATE_FILE, {"format": FORMAT, "tensors": tensor_file,
+                                               "sha256": hashlib.sha256(data).hexdigest(), "state": skeleton})
     for old in directory.glob("tensors-*.safetensors"):
         if old.name != tensor_file:
             old.unlink(missing_ok=True)
@@ -200,7 +205,11 @@ def load(directory: Path) -> dict[str, Any]:
     doc = read_state_json(directory)
     tensor_path = directory / doc["tensors"]
     try:
-        tensors = load_file(tensor_path)
+        data = tensor_path.read_bytes()
+        if "sha256" in doc and hashlib.sha256(data).hexdigest() != doc["sha256"]:
+            raise CheckpointError(f"checkpoint tensors {tensor_path} are damaged (their SHA-256 is not the one "
+                                  f"{directory / STATE_FILE} recorded); delete {directory} and start afresh")
+        tensors = safetensors_load(data)
     except (OSError, SafetensorError, ValueError) as exc:
         raise CheckpointError(f"checkpoint tensors {tensor_path} cannot be read as safetensors ({exc}); "
                               f"delete {directory} and start afresh") from None
@@ -208,3 +217,28 @@ def load(directory: Path) -> dict[str, Any]:
         return unflatten(doc["state"], tensors)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {directory} is inconsistent (missing {exc}); delete it and start afresh") from None
+
+
+def check_tensors(saved: dict[str, Any], expected: dict[str, torch.Tensor], what: str, directory: Path) -> None:
+    """Refuse a checkpoint whose ``what`` (e.g. the model's state dict) differs from ``expected``
+    in its names, shapes or dtypes, naming the first tensor that differs and how."""
+    def fail(problem: str) -> None:
+        raise CheckpointError(f"checkpoint in {directory} does not match this run: {problem}; use a new --out "
+                              "directory or delete the old run")
+
+    if not isinstance(saved, dict):
+        fail(f"it holds no {what} state")
+    missing, unexpected = sorted(expected.keys() - saved.keys()), sorted(saved.keys() - expected.keys())
+    if missing:
+        fail(f"this {what} has {missing[0]!r}, the checkpoint does not" + (f" (and {len(missing) - 1} more)"
+                                                                             if len(missing) > 1 else ""))
+    if unexpected:
+        fail(f"the checkpoint's {what} has {unexpected[0]!r}, this one does not")
+    for key, tensor in expected.items():
+        old = saved[key]
+        if not isinstance(old, torch.Tensor):
+            fail(f"{what} tensor {key!r} is not a tensor in the checkpoint")
+        if old.shape != tensor.shape:
+            fail(f"{what} tensor {key!r} has shape {tuple(old.shape)} in the checkpoint, {tuple(tensor.shape)} here")
+        if old.dtype != tensor.dtype:
+            fail(f"{what} tensor {key!r} is {old.dtype} in the checkpoint, {tensor.dtype} here")

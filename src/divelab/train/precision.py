@@ -10,17 +10,35 @@
 
 The loss is always computed in float32 (:func:`to_float32` of the model's output), outside
 autocast. Twin: ``torch.autocast`` + ``torch.amp.GradScaler`` used by hand.
+
+The setting ``auto`` is not a precision but a choice between two: :func:`choose` makes it,
+once per run, from what the device can do (:func:`divelab.machine.fast_bf16`) and whether
+the experiment allows bf16.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, get_args
+from typing import Any
 
 import torch
 
-from divelab.config import PrecisionName as Precision
+from divelab import machine
+
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = ("fp32", *DTYPES)
+
+
+def choose(setting: str, device: torch.device | str, experiment_allows_bf16: bool) -> tuple[str, str]:
+    """The precision a run uses for ``setting`` and why: ``auto`` is bf16 where the device
+    computes bf16 in hardware and the experiment allows it (its bf16 results were measured
+    within seed-to-seed noise of fp32), fp32 otherwise; any other setting is itself."""
+    if setting != "auto":
+        return setting, f"precision={setting} was set"
+    if not experiment_allows_bf16:
+        return "fp32", "auto: this experiment's results are measured in fp32 (bf16 not shown to match)"
+    fast, why = machine.fast_bf16(device)
+    return ("bf16", f"auto: {why}") if fast else ("fp32", f"auto: {why}")
 
 
 def to_float32(out: Any) -> Any:
@@ -40,8 +58,9 @@ class MixedPrecision:
     """Autocast context, backward and step for ``precision`` on ``device``'s type."""
 
     def __init__(self, precision: str, device: torch.device | str):
-        if precision not in get_args(Precision):
-            raise ValueError(f"precision must be one of {', '.join(get_args(Precision))}, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (resolve auto with choose()), "
+                             f"got {precision!r}")
         self.precision = precision
         self.device_type = torch.device(device).type
         self.enabled = precision != "fp32"

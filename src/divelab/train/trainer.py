@@ -251,6 +251,7 @@ class Trainer:
         if self.checkpoint_dir is None:
             raise UserError("cannot resume a run that has no output directory")
         state = checkpoint.load(self.checkpoint_dir)
+        checkpoint.check_tensors(state.get("model"), self.model.state_dict(), "model", self.checkpoint_dir)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
