@@ -166,6 +166,26 @@ def test_fresh_run_over_an_unfinished_run_is_refused(capsys, tmp_path):
     _unchanged(tmp_path, before)
 
 
+def test_fresh_run_over_another_experiments_unfinished_run_says_how_to_finish_that(capsys, tmp_path):
+    before = _previous_run(tmp_path, capsys)
+    (tmp_path / "prev/summary.json").unlink()
+    before.pop(next(k for k in before if k.name == "summary.json"))
+    code, _, err = _run(capsys, "run", "activations", "--out", "prev")
+    _assert_user_error(code, err, "prev holds an unfinished run of linreg; finish it with 'divelab run linreg "
+                                  "--out prev --resume', or give another --out directory for activations")
+    _unchanged(tmp_path, before)
+
+
+def test_resume_with_another_thread_count_warns(capsys, tmp_path, monkeypatch):
+    _previous_run(tmp_path, capsys)
+    record = json.loads((tmp_path / "prev/config.json").read_text())
+    record["threads"] = torch.get_num_threads() + 1  # as if begun with one more thread
+    (tmp_path / "prev/config.json").write_text(json.dumps(record))
+    code, _, err = _run(capsys, "run", "linreg", "--out", "prev", "--resume", "--epochs", "4", "--quiet")
+    assert code == 0
+    assert f"warning: this run began with {record['threads']} threads and continues with " in err
+
+
 def test_help_settings_lists_defaults(capsys):
     code, out, _ = _run(capsys, "run", "mlp", "--help-settings")
     assert code == 0 and "hidden = 256" in out and "data_dir = None" in out

@@ -7,6 +7,7 @@ Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -297,4 +298,16 @@ def _main(argv: list[str] | None) -> int:
         # the reader of our output went away (`divelab list | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        print(f"error: a path is too long for the file system ({_shortened(exc.filename)}: a name over 255 "
+              "bytes, or a path over 4,096); give a shorter one", file=sys.stderr)
+        return EXIT_USER_ERROR
     return status or 0
+
+
+def _shortened(path: object, keep: int = 60) -> str:
+    """``path`` with its middle elided when it is long, to fit an error line."""
+    text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else "?"
+    return text if len(text) <= 2 * keep else f"{text[:keep]}…{text[-keep:]}"

@@ -155,11 +155,34 @@ def _check_device(config: RunConfig, world: World) -> torch.device:
     return device
 
 
-def _check_fresh_start(out_dir: Path) -> None:
+def _warn_if_threads_changed(out_dir: Path) -> None:
+    """Say so when a resumed run continues with another thread count than it began with: float
+    sums are then grouped differently and it no longer ends bit for bit as an uninterrupted run."""
+    try:
+        before = json.loads((out_dir / "config.json").read_text(encoding="utf-8")).get("threads")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return
+    now = torch.get_num_threads()
+    if isinstance(before, int) and before != now:
+        print(f"warning: this run began with {before} threads and continues with {now}, so it will not end bit "
+              f"for bit where an uninterrupted run would; OMP_NUM_THREADS={before} continues it as it began",
+              file=sys.stderr)
+
+
+def _check_fresh_start(out_dir: Path, name: str) -> None:
     """Refuse to start over an interrupted run: its checkpoint would be lost."""
-    if checkpoint.find(out_dir) is not None and not (out_dir / "summary.json").is_file():
-        raise UserError(f"{out_dir} holds an unfinished run; continue it with --resume, "
-                        "or give another --out directory (or delete it) to start afresh")
+    found = checkpoint.find(out_dir)
+    if found is None or (out_dir / "summary.json").is_file():
+        return
+    try:
+        other = checkpoint.read_state_json(found)["state"].get("meta", {}).get("experiment")
+    except (CheckpointError, AttributeError):
+        other = None
+    if isinstance(other, str) and other != name:
+        raise UserError(f"{out_dir} holds an unfinished run of {other}; finish it with 'divelab run {other} "
+                        f"--out {out_dir} --resume', or give another --out directory for {name}")
+    raise UserError(f"{out_dir} holds an unfinished run; continue it with --resume, "
+                    "or give another --out directory (or delete it) to start afresh")
 
 
 def _config_record(exp: Experiment, config: RunConfig, device: torch.device, world: World) -> dict[str, Any]:
@@ -221,7 +244,7 @@ def run(name: str, *, out: str | Path | None = None, resume: bool = False, progr
         rundir.check_fresh(out_dir)  # before the lock file goes into a directory that is not ours
     with lock.exclusive(out_dir) if world.is_main else nullcontext():
         if not resume:
-            _check_fresh_start(out_dir)
+            _check_fresh_start(out_dir, name)
         return _run_locked(exp, config, out_dir, device, world, resume, progress, piece)
 
 
@@ -233,6 +256,8 @@ def _run_locked(exp: Experiment, config: RunConfig, out_dir: Path, device: torch
         print(f"{name}: your {piece.exercise.entry}() from {piece.path} passed its check and takes the place "
               f"of divelab's", file=sys.stderr)
     set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.enabled else 1)
+    if resume and world.is_main:
+        _warn_if_threads_changed(out_dir)
     used, why = precision.choose(config.precision, device, exp.bf16)
     if config.precision == "auto" and exp.bf16 and progress and world.is_main:  # the machine decided
         print(f"{name}: precision {used} ({why}; --set precision=fp32 to force fp32)", file=sys.stderr)
