@@ -15,9 +15,11 @@ pytestmark = pytest.mark.cli
 
 
 def _started(proc: subprocess.Popen, out: Path, timeout: float = 60.0) -> None:
-    """Wait until the run has written its first epoch record (so it is training)."""
+    """Wait until the run has written its first epoch record and checkpoint (so it is training, and a
+    second Ctrl-C, which stops at once, has a checkpoint to leave intact)."""
     deadline = time.monotonic() + timeout
-    while not (out / "metrics.jsonl").is_file() or not (out / "metrics.jsonl").read_text():
+    while not (out / "metrics.jsonl").is_file() or not (out / "metrics.jsonl").read_text() or \
+            not (out / "checkpoint" / "state.json").is_file():
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline, "the run did not start"
         time.sleep(0.05)
