@@ -36,7 +36,7 @@ def test_python_values_are_checked():
     ({"lr": "-1"}, "lr must be a positive number"),
     ({"lr": "nan"}, "lr must be a finite number"),
     ({"batch_size": "0"}, "batch_size must be ≥ 1"),
-    ({"epochs": "-1"}, "epochs must be ≥ 0"),
+    ({"epochs": "-1"}, "epochs must be ≥ 1"),
     ({"mode": "c"}, "mode must be one of a, b"),
     ({"device": "tpu"}, "device must be"),
 ])
