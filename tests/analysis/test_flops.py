@@ -122,3 +122,50 @@ def test_matmul_peak_is_a_plausible_rate_measured_once():
     first = machine.matmul_peak("cpu", "fp32", n=128, repeats=1)
     assert 1e6 < first < 1e15  # FLOP/s: more than a calculator, less than a supercomputer
     assert machine.matmul_peak("cpu", "fp32", n=128, repeats=1) == first  # cached: no second measurement
+
+
+class _Recurrent(nn.Module):
+    """A recurrent layer's output sequence (its state dropped), as a model would use it."""
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+@pytest.mark.parametrize("rnn, gates", [(nn.RNN(5, 7, batch_first=True), 1), (nn.GRU(5, 7, batch_first=True), 3),
+                                        (nn.LSTM(5, 7, num_layers=2, bidirectional=True, batch_first=True), 4)])
+def test_recurrent_layers_by_hand(rnn, gates):
+    """T · Σ_layers dirs · g · H · (I_l + H): every step, every gate, a matrix-vector product of input and state."""
+    T, H = 11, 7
+    dirs = 2 if rnn.bidirectional else 1
+    inputs = [5] + [dirs * H] * (rnn.num_layers - 1)
+    expected = T * sum(dirs * gates * H * (i + H) for i in inputs)
+    assert count_flops(_Recurrent(rnn), (T, 5)).macs == expected
+
+
+def test_lstm_and_head_count_the_lstm_products_flop_counter_mode_misses():
+    """Issue 19's case: an LSTM language model's head alone was counted."""
+    model = nn.Sequential(_Recurrent(nn.LSTM(80, 256, batch_first=True)), nn.Linear(256, 80))
+    macs = count_flops(model, (64, 80)).macs
+    assert macs == 64 * (4 * 256 * (80 + 256) + 256 * 80)
+    assert 2 * macs > 5 * _torch_flops(model, torch.rand(1, 64, 80))  # the twin sees the head only, on a CPU
+
+
+def test_multihead_attention_by_hand():
+    """Projections L·E² + 2·S·E², scores and weighted sum 2·L·S·E, output projection L·E²."""
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = nn.MultiheadAttention(16, 4, batch_first=True)
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    L, E = 9, 16
+    count = count_flops(SelfAttention(), (L, E))
+    assert count.macs == L * E * E + 2 * L * E * E + 2 * L * L * E + L * E * E
+    assert set(count.by_layer) == {"mha"}  # out_proj is inside the attention's count, not twice

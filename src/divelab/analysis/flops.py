@@ -11,13 +11,20 @@
 A convolution with kernel k_h × k_w, ``C_in / groups`` input channels per output channel and an
 output of ``C_out × H_out × W_out`` costs ``C_out · H_out · W_out · (C_in / groups) · k_h · k_w``
 MACs (a transposed one: every input element times ``(C_out / groups) · k_h · k_w``); a Linear
-layer ``in_features · out_features`` MACs per row. Biases are not counted.
+layer ``in_features · out_features`` MACs per row. Biases are not counted. A recurrent layer
+(``nn.RNN``, ``nn.GRU``, ``nn.LSTM``; g = 1, 3, 4 gates) costs ``T · g · H · (I_l + H)`` per
+layer and direction, ``I_l`` the layer's input size; ``nn.MultiheadAttention`` over query
+length ``L`` and key length ``S`` of width ``E`` costs ``L·E² + 2·S·E²`` for the projections,
+``2·L·S·E`` for the scores and their weighted sum, and ``L·E²`` for the output projection
+(PyTorch computes both inside fused kernels that neither forward hooks nor
+``FlopCounterMode`` see).
 FLOPs ≈ 2 · MACs (one multiply and one add each), the convention of
 ``torch.utils.flop_counter.FlopCounterMode`` (Twin: ``FlopCounterMode(display=False).get_total_flops()``
 equals ``2 · count_flops(...).macs`` for these layers).
 
 Hooks see modules only: functional calls inside a module's ``forward`` (``F.relu`` in an
-Inception or residual block, the residual addition, concatenation) are not in ``other_ops``.
+Inception or residual block, the residual addition, concatenation, attention written with
+``torch.bmm``) are not counted.
 """
 
 from __future__ import annotations
@@ -62,8 +69,41 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, nn.MultiheadAttention)
+
+
+def _rnn_macs(module: nn.RNNBase, inputs: tuple[Tensor, ...]) -> int:
+    """``batch · T · Σ_layers dirs · g · H · (I_l + H)`` for one call (a packed sequence: its real steps)."""
+    x = inputs[0]
+    if isinstance(x, nn.utils.rnn.PackedSequence):
+        steps = x.data.shape[0]  # Σ over the batch of each sequence's length
+    else:
+        steps = x.numel() // x.shape[-1]  # batch · T (or T, unbatched)
+    if module.proj_size:
+        raise ValueError("counting an LSTM with proj_size is not supported")
+    dirs, hidden = 2 if module.bidirectional else 1, module.hidden_size
+    per_step = sum(dirs * GATES[module.mode] * hidden * ((module.input_size if layer == 0 else dirs * hidden) + hidden)
+                   for layer in range(module.num_layers))
+    return steps * per_step
+
+
+def _attention_macs(module: nn.MultiheadAttention, inputs: tuple[Tensor, ...]) -> int:
+    """Projections, scores, weighted sum and output projection of one ``nn.MultiheadAttention`` call."""
+    query, key = inputs[0], inputs[1]
+    seq_dim = 1 if module.batch_first and query.dim() == 3 else 0
+    batch = query.numel() // (query.shape[seq_dim] * query.shape[-1])
+    length, source, width = query.shape[seq_dim], key.shape[seq_dim], module.embed_dim
+    return batch * (length * width * width + source * width * (module.kdim + module.vdim)
+                    + 2 * length * source * width + length * width * width)
+
+
 def _layer_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> int:
-    """MACs for the whole batch of one convolution or Linear call."""
+    """MACs for the whole batch of one convolution, Linear, recurrent or attention call."""
+    if isinstance(module, nn.RNNBase):
+        return _rnn_macs(module, inputs)
+    if isinstance(module, nn.MultiheadAttention):
+        return _attention_macs(module, inputs)
     if isinstance(module, nn.modules.conv._ConvNd):
         if module.transposed:
             # every input position is multiplied by the whole (C_in, C_out/groups, k…) kernel
@@ -117,13 +157,13 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> FlopCount:
 
     def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor, name: str) -> None:
         nonlocal other
-        if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+        if isinstance(module, COUNTED):
             by_layer[name] = by_layer.get(name, 0) + _layer_macs(module, inputs, output)
         else:
             other += _other_ops(module, inputs, output)
 
     handles = [m.register_forward_hook(lambda mod, i, o, n=name: hook(mod, i, o, n))
-               for name, m in model.named_modules() if not list(m.children())]
+               for name, m in _counted_modules(model)]
     was_training = model.training
     try:
         model.eval()
@@ -134,6 +174,15 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> FlopCount:
         for handle in handles:
             handle.remove()
     return FlopCount(macs=sum(by_layer.values()), other_ops=other, by_layer=by_layer)
+
+
+def _counted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The leaf modules, and each ``nn.MultiheadAttention`` whole (its ``out_proj`` is inside its count)."""
+    attention = [name for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+    inside = tuple(f"{name}." for name in attention)
+    return [(name, m) for name, m in model.named_modules()
+            if (isinstance(m, nn.MultiheadAttention) or not list(m.children()))
+            and not (inside and name.startswith(inside))]
 
 
 def _synchronize(x: Tensor) -> None:
