@@ -48,7 +48,9 @@ def test_each_language_model_trains_and_writes_its_files(name, fake_text, tmp_pa
     assert s["test_loss"] == record["test_loss"]
     assert s["train_bpc"] == pytest.approx(record["train_loss"] / math.log(2))
     assert 0 <= record["clipped_fraction"] <= 1  # clipping is on by default
-
+    # utilisation: 6 multiply–accumulates' worth of FLOPs per MAC-per-token, per token trained per second
+    assert s["model_gflops_per_s"] * 1e9 == pytest.approx(6 * s["macs_per_token"] * s["tokens_per_s"], rel=1e-6)
+    assert s["mfu"] == pytest.approx(s["model_gflops_per_s"] / s["peak_gflops_per_s"]) and 0 < s["mfu"] < 1
     vocab = Vocab.from_state_dict(json.loads((out / "vocab.json").read_text()))
     assert len(vocab) == s["vocab_size"]
     assert set(vocab.idx_to_token[1:]) == set(load_corpus().train[:3000])  # char level, min_freq 1
@@ -59,6 +61,22 @@ def test_each_language_model_trains_and_writes_its_files(name, fake_text, tmp_pa
         for generated in texts.values():
             assert generated.startswith(prefix) and len(generated) == len(prefix) + 12
             assert generated in text
+
+
+@pytest.mark.parametrize("cell, embed, layers, bidirectional", [("lstm", 0, 1, False), ("gru", 16, 2, False),
+                                                                 ("rnn", 0, 2, True)])
+def test_macs_per_token_equals_the_flop_counter_on_the_library_model(cell, embed, layers, bidirectional):
+    from divelab.analysis.flops import count_flops
+    from divelab.experiments.language_model import macs_per_token
+    from divelab.models.rnn_lm import RNNLM
+
+    model = RNNLM(30, cell, 24, layers, embed_size=embed, bidirectional=bidirectional, carry_state=False)
+    steps = 7
+    counted = count_flops(model, (steps,), dtype=torch.long).macs
+    assert macs_per_token(model) * steps == counted
+    scratch = RNNLM(30, cell, 24, layers, scratch=True, embed_size=embed, bidirectional=bidirectional,
+                    carry_state=False)
+    assert macs_per_token(scratch) == macs_per_token(model)  # the same arithmetic, written by hand
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

@@ -73,8 +73,16 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, nn.MultiheadAttention)
 
 
+def recurrent_macs(gates: int, input_size: int, hidden_size: int, num_layers: int = 1,
+                   bidirectional: bool = False) -> int:
+    """MACs of one time step of a stacked recurrent layer: ``Σ_layers dirs · g · H · (I_l + H)``."""
+    dirs = 2 if bidirectional else 1
+    return sum(dirs * gates * hidden_size * ((input_size if layer == 0 else dirs * hidden_size) + hidden_size)
+               for layer in range(num_layers))
+
+
 def _rnn_macs(module: nn.RNNBase, inputs: tuple[Tensor, ...]) -> int:
-    """``batch · T · Σ_layers dirs · g · H · (I_l + H)`` for one call (a packed sequence: its real steps)."""
+    """``batch · T`` time steps of :func:`recurrent_macs` for one call (a packed sequence: its real steps)."""
     x = inputs[0]
     if isinstance(x, nn.utils.rnn.PackedSequence):
         steps = x.data.shape[0]  # Σ over the batch of each sequence's length
@@ -82,10 +90,8 @@ def _rnn_macs(module: nn.RNNBase, inputs: tuple[Tensor, ...]) -> int:
         steps = x.numel() // x.shape[-1]  # batch · T (or T, unbatched)
     if module.proj_size:
         raise ValueError("counting an LSTM with proj_size is not supported")
-    dirs, hidden = 2 if module.bidirectional else 1, module.hidden_size
-    per_step = sum(dirs * GATES[module.mode] * hidden * ((module.input_size if layer == 0 else dirs * hidden) + hidden)
-                   for layer in range(module.num_layers))
-    return steps * per_step
+    return steps * recurrent_macs(GATES[module.mode], module.input_size, module.hidden_size, module.num_layers,
+                                  module.bidirectional)
 
 
 def _attention_macs(module: nn.MultiheadAttention, inputs: tuple[Tensor, ...]) -> int:
@@ -127,11 +133,13 @@ def _other_ops(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) ->
     return 0
 
 
-def _dummy_input(model: nn.Module, shape: tuple[int, ...]) -> Tensor:
-    """Zeros of ``shape`` on the model's device and dtype (float32 for a model without parameters)."""
+def _dummy_input(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype | None = None) -> Tensor:
+    """Zeros of ``shape`` on the model's device, of ``dtype`` or the model's (float32 for a model without
+    parameters); ``torch.long`` for a model that takes token ids."""
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    if dtype is None:
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     return torch.zeros(shape, device=device, dtype=dtype)
 
 
@@ -143,15 +151,15 @@ def _example_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
-def count_flops(model: nn.Module, input_shape: Sequence[int]) -> FlopCount:
+def count_flops(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype | None = None) -> FlopCount:
     """Multiply–accumulates per example of one forward pass of ``model``.
 
     ``input_shape`` is one example's shape, without the batch dimension: (C, H, W) for an
     image. The model runs once on a batch of one, in evaluation mode and without gradients, on
-    zeros of its own device and dtype (a model on the ``meta`` device costs no arithmetic), and
-    is put back in its mode afterwards.
+    zeros of its own device and dtype (or of ``dtype``: ``torch.long`` for token ids; a model
+    on the ``meta`` device costs no arithmetic), and is put back in its mode afterwards.
     """
-    x = _dummy_input(model, (1, *_example_shape(input_shape)))
+    x = _dummy_input(model, (1, *_example_shape(input_shape)), dtype)
     by_layer: dict[str, int] = {}
     other = 0
 

@@ -32,6 +32,8 @@ from typing import Any, Literal
 import torch
 from matplotlib.patches import Rectangle
 
+from divelab import machine
+from divelab.analysis.flops import recurrent_macs, utilisation
 from divelab.config import OptimConfig, OptimizerName, RunConfig, ScheduleName
 from divelab.data.sequence import SequenceLoader
 from divelab.data.text import Corpus, load_corpus
@@ -376,9 +378,10 @@ def _samples_text(runs: dict[str, dict[str, dict[str, str]]]) -> str:
     return "\n".join(lines)
 
 
-def final_metrics(model: RNNLM, data: LMData, cfg: LMConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
+def final_metrics(ctx: RunContext, model: RNNLM, data: LMData, cfg: LMConfig,
+                  history: list[dict[str, Any]]) -> dict[str, Any]:
     """Held-out loss, perplexity and bits per token after training, the last epoch's training bits,
-    and the training speed (tokens per second of the batch loops)."""
+    and the training speed (tokens per second of the batch loops, and the model FLOP utilisation)."""
     test_loss = history[-1]["test_loss"] if history else \
         evaluate(model, data.test, sequence_cross_entropy, classification=False)["loss"]
     tokens_per_epoch = data.train.num_samples * cfg.num_steps
@@ -386,10 +389,25 @@ def final_metrics(model: RNNLM, data: LMData, cfg: LMConfig, history: list[dict[
     held_out = {"perplexity": perplexity(test_loss)}  # the run-directory contract's names (DESIGN.md)
     if cfg.level == "char":
         held_out["bits_per_char"] = bits_per_token(test_loss)
+    tokens = len(history) * tokens_per_epoch // ctx.world.world_size  # this process's share
+    speed = utilisation(macs_per_token(model), tokens, train_seconds,
+                        machine.matmul_peak(str(ctx.device), ctx.precision)) if train_seconds > 0 else {}
     return {"test_loss": test_loss, "test_ppl": perplexity(test_loss), "test_bpc": bits_per_token(test_loss),
             **held_out, "train_bpc": history[-1]["train_bpc"] if history else None,
             "tokens_per_s": len(history) * tokens_per_epoch / train_seconds if train_seconds > 0 else None,
-            "epochs_done": len(history)}
+            "epochs_done": len(history), "macs_per_token": macs_per_token(model), **speed}
+
+
+CELL_GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight matrices per layer: tanh cell, GRU's 3 gates, LSTM's 4
+
+
+def macs_per_token(model: RNNLM) -> int:
+    """Multiply–accumulates per token of the model's recurrent layers and head (the same for its scratch
+    and library versions; an embedding is a lookup, a one-hot input is counted as the product it is)."""
+    inputs = model.embedding.embedding_dim if model.embedding is not None else model.vocab_size
+    directions = 2 if model.bidirectional else 1
+    return (recurrent_macs(CELL_GATES[model.cell], inputs, model.hidden_size, model.num_layers, model.bidirectional)
+            + directions * model.hidden_size * model.vocab_size)
 
 
 def _write_run_files(ctx: RunContext, data: LMData, text: str) -> None:
@@ -408,7 +426,7 @@ def _lm_experiment(cell: Cell, scratch: bool) -> Any:
         model, history = fit_lm(cfg, ctx, data, cell, scratch=scratch)
         generated = samples(model, data, cfg)
         _write_run_files(ctx, data, _samples_text({"": generated}))
-        return {**final_metrics(model, data, cfg, history),
+        return {**final_metrics(ctx, model, data, cfg, history),
                 "cell": cell, "scratch": scratch, "parameters": sum(p.numel() for p in model.parameters()),
                 "vocab_size": len(data.vocab), "train_tokens": len(data.train.tensors[0]),
                 "test_tokens": len(data.test.tensors[0]), "test_books": list(data.corpus.test_books),
@@ -434,7 +452,7 @@ def birnn(cfg: BiRNNConfig, ctx: RunContext) -> dict[str, Any]:
         model, history = fit_lm(cfg, ctx, data, "lstm", bidirectional=bidirectional, name=name)
         generated = generated_runs[name] = samples(model, data, cfg)
         continuations = [text[len(prefix):] for prefix, texts in generated.items() for text in texts.values()]
-        metrics = final_metrics(model, data, cfg, history)
+        metrics = final_metrics(ctx, model, data, cfg, history)
         summary |= {f"{key}_{name}": metrics[key] for key in ("test_ppl", "test_bpc", "train_bpc")}
         summary[f"known_words_{name}"] = known_word_share(continuations, words)
         summary[f"samples_{name}"] = generated
