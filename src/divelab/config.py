@@ -28,9 +28,10 @@ class RunConfig:
     trainer: ``bf16`` (CPU or GPU) or ``fp16`` (CUDA GPUs, with loss scaling) autocast of the
     forward pass, and ``torch.compile`` of the model. ``auto`` (the default) is bf16 where
     the device computes bf16 in hardware and the experiment's bf16 results were shown to
-    match fp32's, fp32 otherwise (:func:`divelab.train.precision.choose`). ``batch_size`` is the global batch
-    when the run is spread over several processes by ``torchrun``. ``tensorboard`` also
-    writes the trainer's scalars (per update and per epoch) to ``OUT/tensorboard/``.
+    match fp32's, fp32 otherwise (:func:`divelab.train.precision.choose`). ``batch_size`` is
+    the global batch when the run is spread over several processes by ``torchrun``.
+    ``tensorboard`` also writes the trainer's scalars (per update and per epoch) to
+    ``OUT/tensorboard/``.
     """
 
     # experiments whose networks mean something untrained (gradients at initialisation) allow 0
