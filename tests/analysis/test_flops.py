@@ -169,3 +169,20 @@ def test_multihead_attention_by_hand():
     count = count_flops(SelfAttention(), (L, E))
     assert count.macs == L * E * E + 2 * L * E * E + 2 * L * L * E + L * E * E
     assert set(count.by_layer) == {"mha"}  # out_proj is inside the attention's count, not twice
+
+
+def test_the_scratch_attention_counts_as_its_torch_twin():
+    from divelab.scratch.attention import MultiHeadAttention
+
+    class Cross(nn.Module):
+        def __init__(self, attention):
+            super().__init__()
+            self.attention, self.memory = attention, torch.zeros(1, 5, 16)
+
+        def forward(self, x):
+            return self.attention(x, self.memory, self.memory)[0]
+
+    theirs = nn.MultiheadAttention(16, 4, batch_first=True)
+    mine = MultiHeadAttention.from_torch(theirs)
+    counts = [count_flops(Cross(m), (9, 16)).macs for m in (theirs, mine)]
+    assert counts[0] == counts[1] == 9 * 16 * 16 + 2 * 5 * 16 * 16 + 2 * 9 * 5 * 16 + 9 * 16 * 16

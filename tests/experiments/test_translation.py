@@ -83,6 +83,10 @@ def test_experiment_trains_decodes_and_scores(name, runs):
     assert (out / "translation.json").is_file() and (out / "preprocessing.json").is_file()
     heatmaps = sorted(p.name for p in out.glob("attention-*.png"))
     assert heatmaps == ([] if name == "seq2seq" else ["attention-1.png"])
+    achieved = 6 * summary["macs_per_target_token"] * summary["train_tokens_per_s"]
+    assert summary["model_gflops_per_s"] * 1e9 == pytest.approx(achieved, rel=1e-6)
+    assert summary["mfu"] == pytest.approx(summary["model_gflops_per_s"] / summary["peak_gflops_per_s"])
+    assert 0 < summary["mfu"] < 1
 
 
 @pytest.mark.parametrize("name", list(SIZES))

@@ -33,10 +33,13 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from divelab.scratch.attention import MultiHeadAttention as ScratchMultiHeadAttention
 
 ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
@@ -70,7 +73,8 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
-COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, nn.MultiheadAttention)
+ATTENTION = (nn.MultiheadAttention, ScratchMultiHeadAttention)
+COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, *ATTENTION)
 
 
 def recurrent_macs(gates: int, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -94,21 +98,26 @@ def _rnn_macs(module: nn.RNNBase, inputs: tuple[Tensor, ...]) -> int:
                                   module.bidirectional)
 
 
-def _attention_macs(module: nn.MultiheadAttention, inputs: tuple[Tensor, ...]) -> int:
-    """Projections, scores, weighted sum and output projection of one ``nn.MultiheadAttention`` call."""
-    query, key = inputs[0], inputs[1]
-    seq_dim = 1 if module.batch_first and query.dim() == 3 else 0
+def _attention_macs(module: nn.Module, inputs: tuple[Tensor, ...]) -> int:
+    """Projections, scores, weighted sum and output projection of one attention call: ``nn.MultiheadAttention``
+    or its scratch twin (always batch-first; keys and values of the query's width). A key of ``None``
+    (the scratch decoder reusing its cache) counts the query's projection and the cached keys'
+    products as self-attention's would."""
+    query, key = inputs[0], inputs[1] if len(inputs) > 1 and inputs[1] is not None else inputs[0]
+    batch_first = getattr(module, "batch_first", True)
+    seq_dim = 1 if batch_first and query.dim() == 3 else 0
     batch = query.numel() // (query.shape[seq_dim] * query.shape[-1])
     length, source, width = query.shape[seq_dim], key.shape[seq_dim], module.embed_dim
-    return batch * (length * width * width + source * width * (module.kdim + module.vdim)
-                    + 2 * length * source * width + length * width * width)
+    kv = getattr(module, "kdim", width) + getattr(module, "vdim", width)
+    return batch * (length * width * width + source * width * kv + 2 * length * source * width
+                    + length * width * width)
 
 
 def _layer_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> int:
     """MACs for the whole batch of one convolution, Linear, recurrent or attention call."""
     if isinstance(module, nn.RNNBase):
         return _rnn_macs(module, inputs)
-    if isinstance(module, nn.MultiheadAttention):
+    if isinstance(module, ATTENTION):
         return _attention_macs(module, inputs)
     if isinstance(module, nn.modules.conv._ConvNd):
         if module.transposed:
@@ -159,24 +168,31 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype
     zeros of its own device and dtype (or of ``dtype``: ``torch.long`` for token ids; a model
     on the ``meta`` device costs no arithmetic), and is put back in its mode afterwards.
     """
-    x = _dummy_input(model, (1, *_example_shape(input_shape)), dtype)
+    return count_call(model, _dummy_input(model, (1, *_example_shape(input_shape)), dtype))
+
+
+def count_call(model: nn.Module, *inputs: Any) -> FlopCount:
+    """Multiply–accumulates of one forward call ``model(*inputs)`` — the whole batch it is given —
+    in evaluation mode and without gradients; the model is put back in its mode afterwards."""
     by_layer: dict[str, int] = {}
     other = 0
 
-    def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor, name: str) -> None:
+    def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any, name: str) -> None:
         nonlocal other
+        if isinstance(module, ATTENTION):  # called as attn(q, k, v, …) or attn(query=…, key=…)
+            args = (*args, *(kwargs.get(k) for k in ("query", "key", "value")[len(args):]))
         if isinstance(module, COUNTED):
-            by_layer[name] = by_layer.get(name, 0) + _layer_macs(module, inputs, output)
+            by_layer[name] = by_layer.get(name, 0) + _layer_macs(module, args, output)
         else:
-            other += _other_ops(module, inputs, output)
+            other += _other_ops(module, args, output)
 
-    handles = [m.register_forward_hook(lambda mod, i, o, n=name: hook(mod, i, o, n))
+    handles = [m.register_forward_hook(lambda mod, a, k, o, n=name: hook(mod, a, k, o, n), with_kwargs=True)
                for name, m in _counted_modules(model)]
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            model(x)
+            model(*inputs)
     finally:
         model.train(was_training)
         for handle in handles:
@@ -185,12 +201,11 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype
 
 
 def _counted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The leaf modules, and each ``nn.MultiheadAttention`` whole (its ``out_proj`` is inside its count)."""
-    attention = [name for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+    """The leaf modules, and each attention module whole (its ``out_proj`` is inside its count)."""
+    attention = [name for name, m in model.named_modules() if isinstance(m, ATTENTION)]
     inside = tuple(f"{name}." for name in attention)
     return [(name, m) for name, m in model.named_modules()
-            if (isinstance(m, nn.MultiheadAttention) or not list(m.children()))
-            and not (inside and name.startswith(inside))]
+            if (isinstance(m, ATTENTION) or not list(m.children())) and not (inside and name.startswith(inside))]
 
 
 def _synchronize(x: Tensor) -> None:

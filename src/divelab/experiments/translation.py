@@ -42,6 +42,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from divelab import machine
+from divelab.analysis.flops import count_call, utilisation
 from divelab.config import OptimConfig, OptimizerName, ScheduleName
 from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
 from divelab.errors import UserError
@@ -52,6 +54,7 @@ from divelab.scratch.bleu import corpus_bleu, corpus_chrf
 from divelab.train.callbacks import GradClip
 from divelab.train.checkpoint import atomic_write_bytes
 from divelab.train.optim import build_optimizer, build_schedule
+from divelab.train.trainer import loss_terms
 from divelab.translate import DecodeSettings, build_model, decode_ids
 from divelab.translate import save as save_translation
 
@@ -209,6 +212,29 @@ def _train(cfg: TranslationConfig, ctx: RunContext, data: TranslationData, model
     return ctx.fit(trainer)
 
 
+SAMPLE_BATCHES = 8  # training batches whose multiply–accumulates are counted for the utilisation
+
+
+def training_utilisation(ctx: RunContext, model: nn.Module, data: TranslationData, tokens: int,
+                         seconds: float) -> dict[str, float]:
+    """Model FLOP utilisation of the training (:func:`divelab.analysis.flops.utilisation`), the MACs per
+    target token counted on the first :data:`SAMPLE_BATCHES` real training batches (attention costs grow
+    with the lengths, so real batches rather than one dummy sentence)."""
+    if seconds <= 0:
+        return {}
+    macs, terms = 0, 0
+    count_terms = TranslationLoss(data.pad, 0.0)
+    for i, (x, y) in enumerate(data.train_loader):
+        if i == SAMPLE_BATCHES:
+            break
+        macs += count_call(model, x).macs
+        terms += int(loss_terms(count_terms, y))
+    per_token = macs / max(terms, 1)
+    peak = machine.matmul_peak(str(ctx.device), ctx.precision)
+    return {"macs_per_target_token": per_token,
+            **utilisation(per_token, tokens // ctx.world.world_size, seconds, peak)}
+
+
 def tokens_per_second(history: list[dict[str, Any]], tokens_per_epoch: int) -> float:
     """Target tokens (``<eos>`` included, padding not) trained on per second of the batch loops."""
     seconds = sum(r["train_seconds"] for r in history)
@@ -336,8 +362,10 @@ def _run(kind: str, cfg: Any, ctx: RunContext) -> dict[str, Any]:
     beam_ids = results.pop("_beam_ids")
     _heatmaps(cfg, ctx, data, model, beam_ids)
     last = history[-1] if history else {}
+    speed = training_utilisation(ctx, model, data, train_tokens * len(history),
+                                 sum(r["train_seconds"] for r in history))
     return {**{k: results[k] for k in ("bleu", "bleu_greedy", "chrf", "chrf_greedy")},
-            "train_tokens_per_s": tokens_per_second(history, train_tokens),
+            "train_tokens_per_s": tokens_per_second(history, train_tokens), **speed,
             "train_seconds": sum(r["train_seconds"] for r in history),
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
             **{k: v for k, v in results.items() if k not in ("bleu", "bleu_greedy", "chrf", "chrf_greedy")},
