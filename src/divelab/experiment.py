@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from divelab import rundir
 from divelab.config import RunConfig, to_dict
 from divelab.errors import UserError
+from divelab.files import atomic_write_json
 from divelab.report import figures
 from divelab.train import checkpoint
-from divelab.train.checkpoint import atomic_write_json
 from divelab.train.distributed import SINGLE, World
 from divelab.train.tensorboard import TensorBoardLogger
 from divelab.train.trainer import Trainer

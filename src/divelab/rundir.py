@@ -26,8 +26,8 @@ import shutil
 from pathlib import Path
 
 from divelab.errors import UserError
+from divelab.files import atomic_write_json
 from divelab.lock import LOCK_FILE
-from divelab.train.checkpoint import atomic_write_json
 
 MANIFEST = ".divelab-files.json"
 OWN = {LOCK_FILE, MANIFEST}

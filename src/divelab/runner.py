@@ -26,19 +26,19 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from divelab import __version__, lock, machine, rundir
+from divelab import files, lock, machine, rundir
 from divelab.config import RunConfig, build_config, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments import EXPERIMENTS
 from divelab.train import checkpoint, distributed, precision
-from divelab.train.checkpoint import atomic_write_json
 from divelab.train.distributed import World
 
 
@@ -138,7 +138,7 @@ def _check_out_dir(out_dir: Path) -> None:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to {probe}; choose another --out directory")
     try:
-        checkpoint.probe_writable(probe)
+        files.probe_writable(probe)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise UserError(f"no space left on the disk of {probe} ({exc.strerror}); free some space "
@@ -153,6 +153,14 @@ def _check_device(config: RunConfig, world: World) -> torch.device:
         raise UserError("precision=fp16 needs a CUDA GPU (its loss scaling is made for GPU fp16 kernels); "
                         "on a CPU use precision=bf16")
     return device
+
+
+def _version() -> str:
+    """This installation's divelab version (package metadata; "unknown" when run from a bare source tree)."""
+    try:
+        return metadata.version("divelab")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _warn_if_threads_changed(out_dir: Path) -> None:
@@ -194,7 +202,7 @@ def _config_record(exp: Experiment, config: RunConfig, device: torch.device, wor
         "processes": world.world_size,
         "threads": torch.get_num_threads(),
         "machine": machine.facts(device),
-        "versions": {"divelab": __version__, "torch": torch.__version__, "numpy": np.__version__,
+        "versions": {"divelab": _version(), "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -280,7 +288,7 @@ def _run_locked(exp: Experiment, config: RunConfig, out_dir: Path, device: torch
         if ctx.models:  # a table: one row per trained model
             summary.setdefault("models", [{"name": k, **facts} for k, facts in ctx.models.items()])
         if world.is_main:
-            atomic_write_json(out_dir / "summary.json", summary)
+            files.atomic_write_json(out_dir / "summary.json", summary)
             rundir.write_manifest(out_dir, ctx.kept, finished=True)
     return RunResult(name, out_dir, summary, ctx.history, ctx.figures, world.rank)
 

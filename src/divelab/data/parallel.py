@@ -58,7 +58,7 @@ from divelab.data.subword import (SentencePieceTokenizer, SubwordKind, Tokenizer
 from divelab.data.text import bible_verses
 from divelab.data.vocab import Vocab
 from divelab.errors import DataError
-from divelab.train.checkpoint import atomic_write_bytes, atomic_write_json
+from divelab.files import atomic_write_bytes, atomic_write_json
 
 __all__ = ["PairCorpus", "PairsError", "VersePair", "align_verses", "bible_pairs", "load_pairs", "read_pairs",
            "split_pairs", "build_arrays", "Preprocessing", "PairTensors", "PairLoader", "TranslationData",

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 
 import sentencepiece as spm
 
-from divelab.train.checkpoint import atomic_write_bytes
+from divelab.files import atomic_write_bytes
 
 NUMBER_MARKS = ",.:"  # closing marks that may also join digits: 3:16, 1,000, 2.5
 CLOSING = NUMBER_MARKS + "!?;)]}”»"

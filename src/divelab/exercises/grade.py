@@ -23,7 +23,7 @@ from divelab.errors import UserError
 from divelab.exercises.registry import EXERCISES, get_exercise
 from divelab.exercises.sandbox import Limits, check_file
 from divelab.exercises.workspace import file_for
-from divelab.train.checkpoint import atomic_write_bytes
+from divelab.files import atomic_write_bytes
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 from divelab.errors import UserError
 from divelab.exercises.checker import CheckResult, resolve
 from divelab.exercises.spec import Exercise
-from divelab.train.checkpoint import atomic_write_bytes, atomic_write_json
+from divelab.files import atomic_write_bytes, atomic_write_json
 
 DEFAULT_DIR = Path("divelab-exercises")
 STATUS_FILE = ".divelab-status.json"

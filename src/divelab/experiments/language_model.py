@@ -40,13 +40,13 @@ from divelab.data.text import Corpus, load_corpus
 from divelab.data.vocab import Vocab, tokenize
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
+from divelab.files import atomic_write_bytes, atomic_write_json
 from divelab.models.rnn_lm import (RNNLM, Cell, bits_per_token, generate_many, perplexity,
                                    sequence_cross_entropy)
 from divelab.report.figures import new_figure
 from divelab.scratch.clip import clip_grad_norm
 from divelab.train import evaluate
 from divelab.train.callbacks import Callback, EpochEnd, GradClip
-from divelab.train.checkpoint import atomic_write_bytes, atomic_write_json
 from divelab.train.optim import build_optimizer, build_schedule
 
 PREFIXES = ("In the beginning", "And Jesus said", "Blessed are")

@@ -48,11 +48,11 @@ from divelab.config import OptimConfig, OptimizerName, ScheduleName
 from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
+from divelab.files import atomic_write_bytes
 from divelab.models.seq2seq import TranslationLoss
 from divelab.report.figures import new_figure
 from divelab.scratch.bleu import corpus_bleu, corpus_chrf
 from divelab.train.callbacks import GradClip
-from divelab.train.checkpoint import atomic_write_bytes
 from divelab.train.optim import build_optimizer, build_schedule
 from divelab.train.trainer import loss_terms
 from divelab.translate import DecodeSettings, build_model, decode_ids

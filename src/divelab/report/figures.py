@@ -14,7 +14,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from divelab.train.checkpoint import atomic_write_bytes
+from divelab.files import atomic_write_bytes
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.5, 3.5)) -> tuple[Figure, Any]:

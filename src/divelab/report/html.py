@@ -21,7 +21,7 @@ from typing import Any
 
 from divelab.analysis.diagnosis import Diagnosis, diagnose_run
 from divelab.errors import UserError
-from divelab.train.checkpoint import atomic_write_bytes
+from divelab.files import atomic_write_bytes
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e")
 

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from divelab import files
 from divelab.data.loader import TensorLoader
 from divelab.errors import UserError
 from divelab.train import checkpoint, distributed
@@ -464,7 +465,7 @@ class Trainer:
         if self.metrics_path is not None and self.world.is_main:
             lines = "".join(json.dumps(r) + "\n" for r in self.history)
             with self._writing("metrics", self.metrics_path):
-                checkpoint.atomic_write_bytes(self.metrics_path, lines.encode())
+                files.atomic_write_bytes(self.metrics_path, lines.encode())
 
     def _append_metrics(self, record: dict[str, Any]) -> None:
         if self.metrics_path is not None and self.world.is_main:
