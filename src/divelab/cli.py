@@ -94,32 +94,56 @@ def _cmd_list(args: argparse.Namespace) -> None:
         print(f"{r['name']:<{width}}  {r['topic']:<{topic_width}}  {r['description']}")
 
 
-def _list_models(as_json: bool) -> None:
-    """``divelab list --models``: each model's CPU default (with its size and cost) and the course's setting."""
+def _model_row(spec: Any) -> dict[str, Any]:
+    """One model of the registry at its CPU default: its settings, size and cost of one forward call."""
     import torch
 
-    from divelab.analysis.flops import count_flops, count_parameters
-    from divelab.models.registry import MODELS
+    from divelab.analysis.flops import count_call, count_parameters
 
-    rows = []
-    for spec in MODELS.values():
-        with torch.device("meta"):  # shapes only: nothing allocated, nothing computed
-            model = spec.build(**spec.cpu_kwargs())
-        size = spec.cpu_input_size
-        rows.append({"name": spec.name, "description": spec.description, "section": spec.section,
-                     "cpu": spec.cpu_kwargs(), "course": spec.course_kwargs(),
-                     "cpu_parameters": count_parameters(model),
-                     "cpu_macs_per_image": count_flops(model, (1, size, size)).macs})
+    example = spec.example()
+    # A CNN is measured on the meta device (shapes only: nothing allocated, nothing computed); the
+    # other models read the values of their inputs (sequence lengths, padding), so they run for real
+    # on one example, with the global random state left as it was.
+    device = "meta" if spec.kind == "cnn" else "cpu"
+    with torch.random.fork_rng(devices=[]), torch.device(device):
+        model = spec.build(**spec.cpu_kwargs())
+        macs = count_call(model, *example.inputs(batch=1, device=device)).macs
+        params = count_parameters(model)
+    row = {"name": spec.name, "kind": spec.kind, "description": spec.description, "section": spec.section,
+           "cpu": spec.cpu_kwargs(), "course": spec.course_kwargs(), "example": example.describe(),
+           "cpu_parameters": params, "cpu_macs_per_example": macs}
+    if spec.kind in ("cnn", "image"):
+        row["cpu_macs_per_image"] = macs
+    return row
+
+
+def _list_models(as_json: bool) -> None:
+    """``divelab list --models``: every registered model at its CPU default, with its size and cost
+    (multiply–accumulates of one example: an image, a sequence, a sentence pair), grouped by kind."""
+    from divelab.models.registry import KIND_SIGNATURES, MODELS
+
+    rows = [_model_row(spec) for spec in MODELS.values()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    cpu = [", ".join(f"{k}={v}" for k, v in r["cpu"].items()) for r in rows]
-    width, cpu_width = max(len(r["name"]) for r in rows), max(map(len, cpu))
-    print(f"{'model':<{width}}  {'CPU default':<{cpu_width}}  {'params':>9}  {'MMAC/img':>8}  course  description")
-    for r, c in zip(rows, cpu):
-        mmacs = r["cpu_macs_per_image"] / 1e6
-        print(f"{r['name']:<{width}}  {c:<{cpu_width}}  {r['cpu_parameters']:>9,}  {mmacs:>8.2f}"
-              f"  {r['course']['input_size']:>3} px  {r['description']}")
+    for kind, signature in KIND_SIGNATURES.items():
+        group = [r for r in rows if r["kind"] == kind]
+        if not group:
+            continue
+        settings = [", ".join(f"{k}={v}" for k, v in r["cpu"].items()) or "(its defaults)" for r in group]
+        last = "course" if kind == "cnn" else "example"
+        lasts = [f"{r['course']['input_size']} px" if kind == "cnn" else r["example"] for r in group]
+        width, cpu_width = max(len(r["name"]) for r in group), max(map(len, settings), default=0)
+        last_width = max(len(last), *map(len, lasts))
+        if kind != next(iter(KIND_SIGNATURES)):
+            print()
+        print(f"{kind}: {signature}")
+        print(f"{'model':<{width}}  {'CPU default':<{cpu_width}}  {'params':>9}  {'MACs/ex':>10}  "
+              f"{last:<{last_width}}  description")
+        for r, setting, value in zip(group, settings, lasts):
+            print(f"{r['name']:<{width}}  {setting:<{cpu_width}}  {r['cpu_parameters']:>9,}  "
+                  f"{r['cpu_macs_per_example']:>10,}  "
+                  f"{value:<{last_width}}  {r['description']}")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

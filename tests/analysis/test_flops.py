@@ -11,7 +11,7 @@ from divelab import machine
 from divelab.analysis import flops
 from divelab.analysis.flops import count_flops, count_parameters, measure_throughput
 from divelab.models import LeNet
-from divelab.models.registry import MODELS
+from divelab.models.registry import MODELS, list_models
 
 pytestmark = pytest.mark.twin
 
@@ -32,7 +32,7 @@ def test_lenet_by_hand():
     assert count_parameters(model) == 61_706
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list_models(kind="cnn"))
 def test_zoo_twin_flop_counter_mode(name):
     """At the CPU default and at the course's setting; the former never costs more."""
     spec = MODELS[name]

@@ -1,7 +1,10 @@
-"""The model zoo, generated from the registry (as timm's test_models): every registered model builds,
-gives finite (N, num_classes) logits at its CPU default, lets every parameter learn, scales with
-``width`` and refuses inputs it cannot take. Course-sized shapes run on the ``meta`` device (no
-arithmetic), so the whole zoo stays fast."""
+"""The model zoo, generated from the registry (as timm's test_models).
+
+Every registered model, whatever its kind, runs its example input at both presets, returns
+finite outputs of the shape its example promises, lets every parameter learn, and has its
+parameters and multiply–accumulates counted. The CNNs (kind ``cnn``) also give (N, num_classes)
+logits at their CPU default, scale with ``width`` and refuse inputs they cannot take; course-sized
+shapes run on the ``meta`` device (no arithmetic), so the whole zoo stays fast."""
 
 import dataclasses
 
@@ -10,10 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from divelab.analysis.flops import count_call, count_parameters
 from divelab.models import MODELS, ModelSpec, create_model, list_models
-from divelab.models.registry import get_spec
+from divelab.models.examples import ImageExample, TokenExample, VectorExample
+from divelab.models.registry import KINDS, get_spec
 
-NAMES = list(MODELS)
+NAMES = list_models(kind="cnn")  # the scalable CNNs: the tests below that take ``width`` and ``input_size``
+ALL = list(MODELS)
 
 
 def _meta(spec: ModelSpec, **kwargs):
@@ -33,9 +39,20 @@ def _final_feature_side(model: nn.Module, x: torch.Tensor) -> int:
 
 
 def test_registry_lists_the_course_networks_in_order():
-    assert list_models() == NAMES == ["lenet", "lenet-modern", "alexnet", "vgg", "nin", "googlenet", "resnet",
-                                      "densenet"]
+    assert list_models("cnn") == NAMES == ["lenet", "lenet-modern", "alexnet", "vgg", "nin", "googlenet", "resnet",
+                                           "densenet"]
     assert all(name == spec.name for name, spec in MODELS.items())
+
+
+def test_registry_holds_every_model_family_in_the_courses_order():
+    assert list_models() == ALL == [
+        "linear-regression", "softmax-regression", "mlp", "plain-mlp", "residual-mlp", "relu-network",
+        "deep-sawtooth", "shallow-sawtooth", *NAMES, "stn", "speednet", "rnn-lm", "gru-lm", "lstm-lm",
+        "rnn-tagger", "elman-rnn", "jordan-rnn", "gru-seq2seq", "attention-seq2seq", "transformer"]
+    assert {spec.kind for spec in MODELS.values()} == set(KINDS)
+    assert sorted(sum((list_models(kind) for kind in KINDS), [])) == sorted(ALL)
+    with pytest.raises(ValueError, match="kind must be one of cnn, image"):
+        list_models("rnn")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -138,10 +155,10 @@ def test_wrong_batches_are_clear_value_errors(name):
 
 
 def test_unknown_name_suggests_close_ones_and_lists_all():
-    with pytest.raises(ValueError, match=r"unknown model 'resnt'; did you mean resnet.*known: lenet, lenet-modern"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnt'; did you mean resnet.*known: linear-regression, .*, lenet, lenet-modern, .*transformer\)"):
         create_model("resnt")
     with pytest.raises(ValueError, match="known: "):
-        get_spec("transformer")
+        get_spec("gpt")
 
 
 def test_presets_and_overrides():
@@ -177,3 +194,90 @@ def test_specs_are_read_only():
 def test_bad_arguments_are_value_errors(bad, pattern):
     with pytest.raises(ValueError, match=pattern):
         create_model("resnet", **bad)
+
+
+# ---- every registered model, whatever its kind --------------------------------------------------
+
+def _loss(out: torch.Tensor) -> torch.Tensor:
+    """A fixed random projection of the output: every output element counts, none cancels
+    (a plain sum would give zero gradient through a batch norm)."""
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+    return (out * weights).sum()
+
+
+@pytest.mark.parametrize("preset", ["cpu", "course"])
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_runs_its_example_with_finite_outputs_of_the_promised_shape(name, preset):
+    spec = MODELS[name]
+    example = spec.example(preset)
+    device = "meta" if spec.kind == "cnn" and preset == "course" else "cpu"  # course CNNs: shapes only
+    with torch.device(device):
+        model = spec.build(**spec.kwargs(preset))
+    out = model(*example.inputs(batch=3, device=device))
+    assert out.shape == example.output_shape(3)
+    assert device == "meta" or torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_parameter_of_every_model_gets_a_gradient(name):
+    """At the CPU default every parameter is reached by the backward pass; after a small random
+    nudge of every parameter (so that a special initialisation — a batch norm's γ = 0 in a
+    residual block, the spatial transformer's zero last layer — hides no path) every gradient
+    is non-zero."""
+    spec = MODELS[name]
+    torch.manual_seed(0)
+    model = create_model(name)
+    inputs = spec.example().inputs(batch=4)
+    _loss(model(*inputs)).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}.{pname}: no or a non-finite gradient"
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    model.zero_grad(set_to_none=True)
+    _loss(model(*inputs)).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname}: zero gradient"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_has_its_parameters_and_multiply_accumulates_counted(name):
+    """The count of one example's forward call is positive and the sum of its layers' counts, and a
+    batch of 3 costs 3 examples (the MACs of one are the cost of an image, a sequence, a sentence pair);
+    a translation example's later sources are shorter (12, 11, 10 tokens) and packed, so they cost less."""
+    spec = MODELS[name]
+    model = create_model(name)
+    example = spec.example()
+    one = count_call(model, *example.inputs(batch=1))
+    assert count_parameters(model) > 0 and one.macs > 0 and one.macs == sum(one.by_layer.values())
+    three = count_call(model, *example.inputs(batch=3)).macs
+    assert three == 3 * one.macs if spec.kind != "translation" else 2 * one.macs < three <= 3 * one.macs
+
+
+def test_examples_are_reproducible_and_say_what_they_are():
+    a, b = TokenExample(10, 5, 10, low=2).inputs(4), TokenExample(10, 5, 10, low=2).inputs(4)
+    assert torch.equal(a[0], b[0]) and int(a[0].min()) >= 2 and a[0].dtype == torch.int64
+    assert ImageExample(28).describe() == "1×28×28 image" and VectorExample(1, outputs=1).output_shape(5) == (5, 1)
+    src, src_len, tgt_in = MODELS["transformer"].example().inputs(3)
+    assert src_len.tolist() == [12, 11, 10] and tgt_in.shape == (3, 10)
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        ImageExample(28).inputs(0)
+
+
+def test_non_cnn_overrides_and_presets():
+    model = create_model("lstm-lm", vocab_size=80, hidden_size=16)
+    assert model.vocab_size == 80 and model.hidden_size == 16 and model.cell == "lstm"
+    assert MODELS["transformer"].course_kwargs() == MODELS["transformer"].cpu_kwargs()
+    with pytest.raises(ValueError, match="preset must be one of cpu, course"):
+        MODELS["mlp"].example("gpu")
+
+
+@pytest.mark.parametrize("bad, pattern", [
+    ({"kind": "rnn", "cpu_input_size": 28, "course_input_size": 28}, "kind must be one of"),
+    ({"kind": "cnn"}, "a cnn is registered with cpu_input_size"),
+    ({"kind": "image"}, "a image model is registered with inputs"),
+    ({"kind": "image", "inputs": ImageExample(28), "cpu_input_size": 28}, "not an input size"),
+])
+def test_inconsistent_specs_are_refused(bad, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        ModelSpec("x", nn.Identity, "", "", **bad)

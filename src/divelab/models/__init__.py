@@ -1,7 +1,8 @@
 """Models built from PyTorch's layers (``nn.Module``), the library side of each twin.
 
-The course's CNNs are listed in :data:`divelab.models.registry.MODELS` (``create_model``,
-``list_models``); each family lives in its own module.
+Every model family is listed in :data:`divelab.models.registry.MODELS` (``create_model``,
+``list_models``), with its presets and an example input (:mod:`divelab.models.examples`);
+each family lives in its own module.
 """
 
 from divelab.models.alexnet import AlexNet
