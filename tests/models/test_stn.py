@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from divelab.models.stn import STNClassifier
-from divelab.scratch.spatial_transformer import SpatialTransformer
+from divelab.models.stn import SpatialTransformer, STNClassifier
+from divelab.scratch.spatial_transformer import SpatialTransformerScratch
 
 
 def test_output_shape_and_parameter_count():
@@ -15,6 +15,7 @@ def test_output_shape_and_parameter_count():
     plain, with_stn = STNClassifier(transformer=False, width=4), STNClassifier(transformer=True, width=4)
     assert plain(x).shape == with_stn(x).shape == (5, 10)
     assert plain.stn is None and isinstance(with_stn.stn, SpatialTransformer)
+    assert isinstance(STNClassifier(use_scratch=True).stn, SpatialTransformerScratch)
     # conv 4·25+4, conv 8·4·25+8, linear 8·49·10+10
     assert sum(p.numel() for p in plain.parameters()) == 104 + 808 + 3930
     assert sum(p.numel() for p in with_stn.parameters()) == \

@@ -1,5 +1,6 @@
-"""Twin tests: scratch affine_grid / grid_sample / SpatialTransformer against F.affine_grid /
-F.grid_sample, float64, values and gradients (theta, input, grid, every parameter) to 1e-10."""
+"""Twin tests: scratch affine_grid / grid_sample / SpatialTransformerScratch against F.affine_grid /
+F.grid_sample / divelab.models.stn.SpatialTransformer, float64, values and gradients (theta, input,
+grid, every parameter) to 1e-10."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from divelab.scratch.spatial_transformer import (IDENTITY, SpatialTransformer, affine_grid, grid_sample,
+from divelab.models.stn import SpatialTransformer
+from divelab.scratch.spatial_transformer import (IDENTITY, SpatialTransformerScratch, affine_grid, grid_sample,
                                                   pixel_centres)
 from tests.twin import assert_twin
 
@@ -149,13 +151,13 @@ def test_grid_sample_rejects_bad_shapes():
 
 # ---- the module -------------------------------------------------------------------------------
 
-def twin_modules(align_corners: bool, seed: int = 0) -> tuple[SpatialTransformer, SpatialTransformer]:
+def twin_modules(align_corners: bool, seed: int = 0) -> tuple[SpatialTransformerScratch, SpatialTransformer]:
     """Scratch and library transformers with the same float64 weights, θ pushed away from identity."""
     torch.manual_seed(seed)
-    theirs = SpatialTransformer(2, 20, 24, hidden=16, use_scratch=False, align_corners=align_corners).double()
+    theirs = SpatialTransformer(2, 20, 24, hidden=16, align_corners=align_corners).double()
     with torch.no_grad():
         theirs.localization[-1].weight.normal_(0, 0.3)  # init is identity for every image: make θ depend on x
-    mine = SpatialTransformer(2, 20, 24, hidden=16, use_scratch=True, align_corners=align_corners).double()
+    mine = SpatialTransformerScratch(2, 20, 24, hidden=16, align_corners=align_corners).double()
     mine.load_state_dict(theirs.state_dict())
     return mine, theirs
 
@@ -176,10 +178,10 @@ def test_module_twins_agree_with_copied_weights(align_corners):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-10, rtol=1e-7, msg=lambda m, n=name: f"{n}: {m}")
 
 
-@pytest.mark.parametrize("use_scratch", [True, False])
-def test_module_starts_as_the_identity(use_scratch):
+@pytest.mark.parametrize("layer", [SpatialTransformerScratch, SpatialTransformer])
+def test_module_starts_as_the_identity(layer):
     """Last layer weight 0, bias [1, 0, 0, 0, 1, 0]: θ = [I | 0] whatever the image, output = input."""
-    stn = SpatialTransformer(use_scratch=use_scratch)
+    stn = layer()
     assert torch.equal(stn.localization[-1].weight, torch.zeros(6, 32))
     assert stn.localization[-1].bias.tolist() == list(IDENTITY)
     x = torch.rand(4, 1, 28, 28)
@@ -187,22 +189,26 @@ def test_module_starts_as_the_identity(use_scratch):
     torch.testing.assert_close(stn(x), x, atol=1e-5, rtol=0)  # float32 rounding of the centres
 
 
-def test_module_rejects_images_too_small_for_its_localisation_net():
+@pytest.mark.parametrize("layer", [SpatialTransformerScratch, SpatialTransformer])
+def test_module_rejects_images_too_small_for_its_localisation_net(layer):
     with pytest.raises(ValueError, match="18×18"):
-        SpatialTransformer(1, 16, 28)
+        layer(1, 16, 28)
 
 
-@pytest.mark.parametrize("use_scratch", [True, False])
-def test_use_scratch_picks_the_hand_written_functions(use_scratch, monkeypatch):
-    """The twin test above would pass vacuously if the flag were ignored: count the calls."""
+@pytest.mark.parametrize("layer", [SpatialTransformerScratch, SpatialTransformer])
+def test_only_the_scratch_module_calls_the_hand_written_functions(layer, monkeypatch):
+    """The twin test above would pass vacuously if both sides ran the same code: count the calls of
+    the hand-written functions, and of torch's."""
     import divelab.scratch.spatial_transformer as module
 
     calls: list[str] = []
-    for name in ("affine_grid", "grid_sample"):
-        original = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
-    SpatialTransformer(use_scratch=use_scratch)(torch.rand(2, 1, 28, 28))
-    assert calls == (["affine_grid", "grid_sample"] if use_scratch else [])
+    for owner, name in ((module, "affine_grid"), (module, "grid_sample"), (F, "affine_grid"), (F, "grid_sample")):
+        original = getattr(owner, name)
+        tag = f"{'torch' if owner is F else 'scratch'}.{name}"
+        monkeypatch.setattr(owner, name, lambda *a, _f=original, _n=tag, **k: calls.append(_n) or _f(*a, **k))
+    layer()(torch.rand(2, 1, 28, 28))
+    side = "scratch" if layer is SpatialTransformerScratch else "torch"
+    assert calls == [f"{side}.affine_grid", f"{side}.grid_sample"]
 
 
 def test_non_finite_and_huge_coordinates_behave_as_in_torch():

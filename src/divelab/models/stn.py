@@ -1,4 +1,5 @@
-"""A small CNN classifier for 28×28 gray images, optionally behind a spatial transformer.
+"""A spatial transformer on PyTorch's sampling functions, and a small CNN classifier for 28×28
+gray images, optionally behind one.
 
     input (N, 1, 28, 28)
     [SpatialTransformer: localisation net → θ → affine_grid → grid_sample]   (N, 1, 28, 28)
@@ -13,11 +14,40 @@ rounding); whatever difference training makes comes from what the transformer le
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.scratch.spatial_transformer import SpatialTransformer
+from divelab.scratch.spatial_transformer import SpatialTransformerScratch, localization_net
 
 IMAGE_SIDE = 28
+
+
+class SpatialTransformer(nn.Module):
+    """Localisation net → ``θ`` → ``F.affine_grid`` → ``F.grid_sample`` (bilinear, zero padding).
+
+    The localisation net is :func:`divelab.scratch.spatial_transformer.localization_net`, which
+    starts at ``θ = [I | 0]`` (the layer passes images through). Jaderberg et al., 2015.
+
+    Twin: divelab.scratch.spatial_transformer.SpatialTransformerScratch (the sampling written by
+    hand), same parameters
+    """
+
+    def __init__(self, in_channels: int = 1, height: int = 28, width: int = 28, hidden: int = 32,
+                 align_corners: bool = False):
+        super().__init__()
+        self.align_corners = align_corners
+        self.localization = localization_net(in_channels, height, width, hidden)
+
+    def theta(self, x: Tensor) -> Tensor:
+        """The affine maps (N, 2, 3) the localisation net predicts for the images ``x``."""
+        return self.localization(x).view(-1, 2, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        grid = F.affine_grid(self.theta(x), list(x.shape), align_corners=self.align_corners)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=self.align_corners)
+
+    def extra_repr(self) -> str:
+        return f"align_corners={self.align_corners}"
 
 
 def conv_classifier(width: int = 8, num_classes: int = 10) -> nn.Sequential:
@@ -32,9 +62,10 @@ def conv_classifier(width: int = 8, num_classes: int = 10) -> nn.Sequential:
 class STNClassifier(nn.Module):
     """``classifier(stn(x))`` with ``transformer=True``, ``classifier(x)`` without.
 
-    ``use_scratch`` and ``align_corners`` are passed to the
-    :class:`~divelab.scratch.spatial_transformer.SpatialTransformer` (library functions
-    ``F.affine_grid``/``F.grid_sample`` by default).
+    The transformer is :class:`SpatialTransformer` (``F.affine_grid``/``F.grid_sample``), or with
+    ``use_scratch`` its hand-written twin
+    :class:`~divelab.scratch.spatial_transformer.SpatialTransformerScratch`; both have the same
+    parameters, so a state dict moves between the two. ``align_corners`` is passed to either.
     """
 
     def __init__(self, transformer: bool = True, width: int = 8, num_classes: int = 10,
@@ -42,8 +73,8 @@ class STNClassifier(nn.Module):
         super().__init__()
         if width < 1 or num_classes < 1:
             raise ValueError(f"width and num_classes must be ≥ 1, got {width} and {num_classes}")
-        self.stn = SpatialTransformer(1, IMAGE_SIDE, IMAGE_SIDE, use_scratch=use_scratch,
-                                      align_corners=align_corners) if transformer else None
+        layer = SpatialTransformerScratch if use_scratch else SpatialTransformer
+        self.stn = layer(1, IMAGE_SIDE, IMAGE_SIDE, align_corners=align_corners) if transformer else None
         self.classifier = conv_classifier(width, num_classes)
 
     def transform(self, x: Tensor) -> Tensor:

@@ -13,6 +13,11 @@ right edge (likewise ``y``, top to bottom), whatever the size. ``align_corners``
 what "edge" means: with ``True`` ±1 are the centres of the corner pixels, with ``False``
 (PyTorch's default) ±1 are the outer borders of the corner pixels.
 
+:class:`SpatialTransformerScratch` puts the three together with the hand-written
+:func:`affine_grid` and :func:`grid_sample`; its library twin,
+:class:`divelab.models.stn.SpatialTransformer`, has the same localisation net and parameter
+names and calls ``F.affine_grid`` / ``F.grid_sample``, so a state dict moves between the two.
+
 Twins: torch.nn.functional.affine_grid, torch.nn.functional.grid_sample (mode="bilinear",
 padding_mode="zeros").
 """
@@ -20,7 +25,6 @@ padding_mode="zeros").
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # θ = [I | 0], flattened row by row
@@ -133,51 +137,54 @@ def _conv_out(size: int, kernel: int) -> int:
     return (size - kernel + 1) // 2
 
 
-class SpatialTransformer(nn.Module):
-    """Localisation net → ``θ`` → :func:`affine_grid` → :func:`grid_sample`; output has the input's shape.
-
-    Localisation net (for C×H×W inputs, as in PyTorch's STN tutorial)::
+def localization_net(in_channels: int = 1, height: int = 28, width: int = 28, hidden: int = 32) -> nn.Sequential:
+    """The localisation net of both spatial transformers (as in PyTorch's STN tutorial), starting at ``θ = [I | 0]``::
 
         Conv(C→8, 7×7) → MaxPool 2 → ReLU → Conv(8→10, 5×5) → MaxPool 2 → ReLU
-        → Flatten → Linear(→32) → ReLU → Linear(32→6) = θ (row by row)
+        → Flatten → Linear(→hidden) → ReLU → Linear(hidden→6) = θ (row by row)
 
-    The last layer starts with weight 0 and bias ``[1, 0, 0, 0, 1, 0]``, so at
-    initialisation ``θ = [I | 0]`` for every image and the layer passes images through
-    (up to interpolation rounding). ``use_scratch`` picks the hand-written
-    :func:`affine_grid`/:func:`grid_sample` or ``F.affine_grid``/``F.grid_sample``; the
-    two settings are twins with the same parameters.
+    The last layer starts with weight 0 and bias ``[1, 0, 0, 0, 1, 0]``, so at initialisation
+    every image gets the identity map. (Plain layers: the topic here is the sampling, not the net.)
+    """
+    side_h, side_w = _conv_out(_conv_out(height, 7), 5), _conv_out(_conv_out(width, 7), 5)
+    if in_channels < 1 or hidden < 1 or side_h < 1 or side_w < 1:
+        raise ValueError(f"need in_channels ≥ 1, hidden ≥ 1 and images of at least 18×18 for the "
+                         f"localisation net, got {in_channels}×{height}×{width} and hidden={hidden}")
+    net = nn.Sequential(
+        nn.Conv2d(in_channels, 8, kernel_size=7), nn.MaxPool2d(2), nn.ReLU(),   # (N, 8, (H−6)/2, ·)
+        nn.Conv2d(8, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),            # (N, 10, side_h, side_w)
+        nn.Flatten(), nn.Linear(10 * side_h * side_w, hidden), nn.ReLU(),
+        nn.Linear(hidden, 6),
+    )
+    last = net[-1]
+    nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor(IDENTITY))
+    return net
+
+
+class SpatialTransformerScratch(nn.Module):
+    """Localisation net → ``θ`` → :func:`affine_grid` → :func:`grid_sample`; output has the input's shape.
+
+    The net is :func:`localization_net`: at initialisation ``θ = [I | 0]`` for every image
+    and the layer passes images through (up to interpolation rounding).
+
+    Twin: divelab.models.stn.SpatialTransformer (F.affine_grid, F.grid_sample), same parameters
     """
 
     def __init__(self, in_channels: int = 1, height: int = 28, width: int = 28, hidden: int = 32,
-                 use_scratch: bool = False, align_corners: bool = False):
+                 align_corners: bool = False):
         super().__init__()
-        side_h, side_w = _conv_out(_conv_out(height, 7), 5), _conv_out(_conv_out(width, 7), 5)
-        if in_channels < 1 or hidden < 1 or side_h < 1 or side_w < 1:
-            raise ValueError(f"need in_channels ≥ 1, hidden ≥ 1 and images of at least 18×18 for the "
-                             f"localisation net, got {in_channels}×{height}×{width} and hidden={hidden}")
-        self.use_scratch, self.align_corners = use_scratch, align_corners
-        self.localization = nn.Sequential(
-            nn.Conv2d(in_channels, 8, kernel_size=7), nn.MaxPool2d(2), nn.ReLU(),   # (N, 8, (H−6)/2, ·)
-            nn.Conv2d(8, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),            # (N, 10, side_h, side_w)
-            nn.Flatten(), nn.Linear(10 * side_h * side_w, hidden), nn.ReLU(),
-            nn.Linear(hidden, 6),
-        )
-        last = self.localization[-1]
-        nn.init.zeros_(last.weight)
-        with torch.no_grad():
-            last.bias.copy_(torch.tensor(IDENTITY))
+        self.align_corners = align_corners
+        self.localization = localization_net(in_channels, height, width, hidden)
 
     def theta(self, x: Tensor) -> Tensor:
         """The affine maps (N, 2, 3) the localisation net predicts for the images ``x``."""
         return self.localization(x).view(-1, 2, 3)
 
     def forward(self, x: Tensor) -> Tensor:
-        theta = self.theta(x)
-        if self.use_scratch:
-            grid = affine_grid(theta, x.shape, self.align_corners)
-            return grid_sample(x, grid, self.align_corners)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=self.align_corners)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=self.align_corners)
+        grid = affine_grid(self.theta(x), x.shape, self.align_corners)
+        return grid_sample(x, grid, self.align_corners)
 
     def extra_repr(self) -> str:
-        return f"use_scratch={self.use_scratch}, align_corners={self.align_corners}"
+        return f"align_corners={self.align_corners}"
