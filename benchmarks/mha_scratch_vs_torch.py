@@ -5,7 +5,8 @@ the same inputs (float32 by default):
 
 ``scratch``        ``divelab.scratch.attention.MultiHeadAttention`` — the default path: the
                    hand-written ``softmax(q kᵀ/√d + M) V`` (matmul, masked_fill, softmax, matmul)
-``scratch_fused``  the same layer with ``fused=True``: the attention itself by
+``scratch_fused``  ``divelab.models.attention.FusedMultiHeadAttention``, the same layer on the
+                   library side: the attention itself by
                    ``F.scaled_dot_product_attention`` (for reference; not the default)
 ``torch``          ``nn.MultiheadAttention(batch_first=True)`` called with ``need_weights=False``
                    (its fastest path: ``F.scaled_dot_product_attention`` inside)
@@ -50,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from divelab import machine
+from divelab.models.attention import FusedMultiHeadAttention
 from divelab.scratch.attention import MultiHeadAttention, causal_mask
 from timing import log, max_rel_diff, run_alternating  # benchmarks/timing.py
 
@@ -83,11 +85,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_layers(E: int, h: int, device: torch.device, dtype: torch.dtype) -> dict[str, nn.Module]:
-    """A seeded ``nn.MultiheadAttention`` and two scratch copies of it (default and fused)."""
+    """A seeded ``nn.MultiheadAttention`` and two copies of it (hand-written and fused)."""
     torch.manual_seed(SEED)
     theirs = nn.MultiheadAttention(E, h, batch_first=True).to(device=device, dtype=dtype)
     mine = MultiHeadAttention.from_torch(theirs)
-    fused = MultiHeadAttention(E, h, fused=True).to(device=device, dtype=dtype)
+    fused = FusedMultiHeadAttention(E, h).to(device=device, dtype=dtype)
     fused.load_state_dict(theirs.state_dict())
     return {"scratch": mine.train(), "scratch_fused": fused.train(), "torch": theirs.train()}
 
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     cases = [bench_case(name, args, device, dtype) for name in args.cases]
     print(json.dumps({
         "benchmark": "mha_scratch_vs_torch",
-        "scratch": "divelab.scratch.attention.MultiHeadAttention (hand-written attention; fused=True for reference)",
+        "scratch": "divelab.scratch.attention.MultiHeadAttention (hand-written attention; scratch_fused: divelab.models.attention.FusedMultiHeadAttention)",
         "twin": "torch.nn.MultiheadAttention(batch_first=True), need_weights=False",
         "target": "fwd_bwd_ratio ≤ 1.5 on self_padding",
         "dtype": args.dtype,

@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 from divelab.eval.decode import beam_search, greedy_decode
+from divelab.models.attention import FusedMultiHeadAttention
 from divelab.models.seq2seq import Seq2Seq, TranslationLoss, source_padding_mask
 from divelab.models.transformer import Transformer
+from divelab.scratch.attention import MultiHeadAttention
 from divelab.scratch.transformer import TransformerDecoderLayer, TransformerEncoderLayer
 from tests.models.test_seq2seq import memorised_share
 
@@ -143,6 +145,8 @@ def test_embedding_options():
     assert isinstance(make(norm_first=True).encoder_norm, nn.Module)
     assert all(isinstance(layer, TransformerEncoderLayer) for layer in tied.encoder_layers)
     assert all(isinstance(layer, TransformerDecoderLayer) for layer in tied.decoder_layers)
+    attention = [m for m in tied.modules() if isinstance(m, MultiHeadAttention)]
+    assert len(attention) == 3 * 2 and all(isinstance(m, FusedMultiHeadAttention) for m in attention)
 
 
 def test_every_parameter_learns():

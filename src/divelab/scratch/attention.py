@@ -24,7 +24,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.scratch.dropout import dropout as scratch_dropout
@@ -129,8 +128,7 @@ def attention_and_weights(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | N
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None,
-                                 is_causal: bool = False, dropout_p: float = 0.0, scale: float | None = None,
-                                 fused: bool = False) -> Tensor:
+                                 is_causal: bool = False, dropout_p: float = 0.0, scale: float | None = None) -> Tensor:
     """``softmax(q kᵀ / √d + M) V`` with ``F.scaled_dot_product_attention``'s contract.
 
     ``q`` ``(…, L, d)``, ``k`` ``(…, S, d)``, ``v`` ``(…, S, d_v)`` → ``(…, L, d_v)``.
@@ -141,9 +139,6 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Ten
     probability ``dropout_p`` is applied to the weights (always, as in torch: pass 0 in
     evaluation). A query with no key left gets output 0.
 
-    ``fused=True`` calls ``F.scaled_dot_product_attention`` itself (a fused kernel) instead
-    of the hand-written math; off by default.
-
     Twin: torch.nn.functional.scaled_dot_product_attention
     """
     if is_causal and attn_mask is not None:
@@ -151,9 +146,6 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Ten
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"need q (…, L, d), k (…, S, d), v (…, S, d_v); got {tuple(q.shape)}, "
                          f"{tuple(k.shape)}, {tuple(v.shape)}")
-    if fused:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
-                                              is_causal=is_causal, scale=scale)
     if is_causal:
         attn_mask = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
     return attention_and_weights(q, k, v, attn_mask, dropout_p, scale)[0]
@@ -288,18 +280,20 @@ class MultiHeadAttention(nn.Module):
     keys and values of this call's new positions are appended to ``cache["k"]``,
     ``cache["v"]`` ``(B, h, t, d)`` and attention runs over all of them; with
     ``cache["static"] = True`` (cross-attention) they are computed from ``key``/``value`` on
-    the first call and reused afterwards. ``fused=True`` hands the attention itself to
-    ``F.scaled_dot_product_attention`` when no weights are asked for.
+    the first call and reused afterwards.
+
+    The attention itself (:meth:`attend`) is the hand-written ``softmax(q kᵀ/√d + M) V``;
+    :class:`divelab.models.attention.FusedMultiHeadAttention`, the library side, hands it to
+    ``F.scaled_dot_product_attention`` (same parameters, same numbers).
 
     Twin: torch.nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, batch_first=True)
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 fused: bool = False) -> None:
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
         if embed_dim < 1 or num_heads < 1 or embed_dim % num_heads:
             raise ValueError(f"embed_dim must be a positive multiple of num_heads, got {embed_dim} and {num_heads}")
-        self.embed_dim, self.num_heads, self.fused = embed_dim, num_heads, fused
+        self.embed_dim, self.num_heads = embed_dim, num_heads
         self.dropout = _check_dropout(dropout)
         self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dim)) if bias else None
@@ -350,6 +344,12 @@ class MultiHeadAttention(nn.Module):
             cache["k"], cache["v"] = k, v
         return q, k, v
 
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float,
+               need_weights: bool) -> tuple[Tensor, Tensor | None]:
+        """Per-head outputs ``softmax(q kᵀ/√d + M) v`` ``(B, h, L, d)`` and the weights ``(B, h, L, S)``
+        (after dropout), by hand; ``mask`` is a boolean keep-mask or an additive float one."""
+        return attention_and_weights(q, k, v, mask, dropout_p)
+
     def forward(self, query: Tensor, key: Tensor | None, value: Tensor | None,
                 key_padding_mask: Tensor | None = None, attn_mask: Tensor | None = None,
                 need_weights: bool = False, cache: Cache | None = None, *,
@@ -374,17 +374,14 @@ class MultiHeadAttention(nn.Module):
                 attn_mask = attn_mask.masked_fill(~causal, -math.inf)
         mask = _combine_masks(key_padding_mask, attn_mask)
         p = self.dropout if self.training else 0.0
-        if need_weights or not self.fused:
-            heads, weights = attention_and_weights(q, k, v, mask, p)   # (B, h, L, d), (B, h, L, S)
-        else:
-            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
+        heads, weights = self.attend(q, k, v, mask, p, need_weights)     # (B, h, L, d), (B, h, L, S) or None
         out = linear(heads.transpose(1, 2).reshape(B, L, self.embed_dim), self.out_proj.weight, self.out_proj.bias)
         if not need_weights:
             return out, None
         return out, weights.mean(dim=1) if average_attn_weights else weights
 
     def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, fused={self.fused}"
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
 
 
 # ---- positional encoding -------------------------------------------------------------------------

@@ -15,6 +15,11 @@ Parameter names and initialisation follow ``nn.TransformerEncoderLayer`` /
 and both give the same outputs. Masks follow divelab's convention (see
 :mod:`divelab.scratch.attention`): boolean ``*_mask`` True = may attend, ``*_key_padding_mask``
 True = padding. (torch's layers read a boolean ``src_mask``/``tgt_mask`` the other way round.)
+
+``attention_layer`` says which attention class the layers build: the hand-written
+:class:`~divelab.scratch.attention.MultiHeadAttention` by default, or a subclass with the same
+parameters — :class:`divelab.models.attention.FusedMultiHeadAttention` is the library side,
+which the :class:`divelab.models.transformer.Transformer` uses.
 """
 
 from __future__ import annotations
@@ -98,11 +103,12 @@ class TransformerEncoderLayer(_LayerBase):
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5, fused: bool = False) -> None:
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5,
+                 attention_layer: type[MultiHeadAttention] = MultiHeadAttention) -> None:
         super().__init__()
         self._check(d_model, nhead, dim_feedforward, dropout)
         # built in nn.TransformerEncoderLayer's order, so one seed draws the same weights
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, fused=fused)
+        self.self_attn = attention_layer(d_model, nhead, dropout=dropout)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1, self.norm2 = LayerNorm(d_model, layer_norm_eps), LayerNorm(d_model, layer_norm_eps)
@@ -150,11 +156,12 @@ class TransformerDecoderLayer(_LayerBase):
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5, fused: bool = False) -> None:
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5,
+                 attention_layer: type[MultiHeadAttention] = MultiHeadAttention) -> None:
         super().__init__()
         self._check(d_model, nhead, dim_feedforward, dropout)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, fused=fused)
-        self.multihead_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, fused=fused)
+        self.self_attn = attention_layer(d_model, nhead, dropout=dropout)
+        self.multihead_attn = attention_layer(d_model, nhead, dropout=dropout)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps) for _ in range(3))
