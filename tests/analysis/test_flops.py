@@ -186,3 +186,32 @@ def test_the_scratch_attention_counts_as_its_torch_twin():
     mine = MultiHeadAttention.from_torch(theirs)
     counts = [count_flops(Cross(m), (9, 16)).macs for m in (theirs, mine)]
     assert counts[0] == counts[1] == 9 * 16 * 16 + 2 * 5 * 16 * 16 + 2 * 9 * 5 * 16 + 9 * 16 * 16
+
+
+@pytest.mark.parametrize("decoder", [False, True])
+def test_the_scratch_transformer_layers_count_as_their_torch_twins(decoder):
+    """The scratch layers apply their FFN weights functionally, so the counter counts the FFN at the
+    layer: per token 2·d·f, beside the attention's own count."""
+    from divelab.scratch import transformer as scratch
+
+    d, f, L, S = 16, 40, 7, 5
+    memory = torch.zeros(1, S, d)
+    if decoder:
+        theirs = nn.TransformerDecoderLayer(d, 4, f, 0.0, batch_first=True)
+        mine = scratch.TransformerDecoderLayer(d, 4, f, 0.0)
+        attention = 2 * L * d * d + 2 * L * L * d + 2 * L * d * d + (L * d * d + 2 * S * d * d + 2 * L * S * d + L * d * d)
+    else:
+        theirs = nn.TransformerEncoderLayer(d, 4, f, 0.0, batch_first=True)
+        mine = scratch.TransformerEncoderLayer(d, 4, f, 0.0)
+        attention = 4 * L * d * d + 2 * L * L * d
+
+    class Wrapped(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(x, memory) if decoder else self.layer(x)
+
+    counts = [count_flops(Wrapped(layer), (L, d)).macs for layer in (theirs, mine)]
+    assert counts[0] == counts[1] == attention + L * 2 * d * f

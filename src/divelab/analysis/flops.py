@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.scratch.attention import MultiHeadAttention as ScratchMultiHeadAttention
+from divelab.scratch.transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
 ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
@@ -74,7 +75,9 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 ATTENTION = (nn.MultiheadAttention, ScratchMultiHeadAttention)
-COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, *ATTENTION)
+# the scratch Transformer layers apply their FFN's weights functionally (linear1/linear2 are never called)
+FEED_FORWARD = (TransformerEncoderLayer, TransformerDecoderLayer)
+COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, *ATTENTION, *FEED_FORWARD)
 
 
 def recurrent_macs(gates: int, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -119,6 +122,10 @@ def _layer_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -
         return _rnn_macs(module, inputs)
     if isinstance(module, ATTENTION):
         return _attention_macs(module, inputs)
+    if isinstance(module, FEED_FORWARD):  # its attention modules count themselves
+        first, second = module.linear1, module.linear2
+        tokens = inputs[0].numel() // first.in_features
+        return tokens * (first.in_features * first.out_features + second.in_features * second.out_features)
     if isinstance(module, nn.modules.conv._ConvNd):
         if module.transposed:
             # every input position is multiplied by the whole (C_in, C_out/groups, k…) kernel
@@ -201,11 +208,13 @@ def count_call(model: nn.Module, *inputs: Any) -> FlopCount:
 
 
 def _counted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The leaf modules, and each attention module whole (its ``out_proj`` is inside its count)."""
+    """The leaf modules, each attention module whole (its ``out_proj`` is inside its count) and each
+    scratch Transformer layer (for its FFN; its attention modules are hooked on their own)."""
     attention = [name for name, m in model.named_modules() if isinstance(m, ATTENTION)]
     inside = tuple(f"{name}." for name in attention)
     return [(name, m) for name, m in model.named_modules()
-            if (isinstance(m, ATTENTION) or not list(m.children())) and not (inside and name.startswith(inside))]
+            if (isinstance(m, (*ATTENTION, *FEED_FORWARD)) or not list(m.children()))
+            and not (inside and name.startswith(inside))]
 
 
 def _synchronize(x: Tensor) -> None:

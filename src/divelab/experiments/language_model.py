@@ -378,10 +378,12 @@ def _samples_text(runs: dict[str, dict[str, dict[str, str]]]) -> str:
     return "\n".join(lines)
 
 
-def final_metrics(ctx: RunContext, model: RNNLM, data: LMData, cfg: LMConfig,
-                  history: list[dict[str, Any]]) -> dict[str, Any]:
+def final_metrics(ctx: RunContext, model: torch.nn.Module, data: LMData, cfg: Any,
+                  history: list[dict[str, Any]], macs: int | None = None) -> dict[str, Any]:
     """Held-out loss, perplexity and bits per token after training, the last epoch's training bits,
-    and the training speed (tokens per second of the batch loops, and the model FLOP utilisation)."""
+    and the training speed (tokens per second of the batch loops, and the model FLOP utilisation
+    from ``macs`` per token, by default :func:`macs_per_token` of a recurrent model)."""
+    macs = macs_per_token(model) if macs is None else macs
     test_loss = history[-1]["test_loss"] if history else \
         evaluate(model, data.test, sequence_cross_entropy, classification=False)["loss"]
     tokens_per_epoch = data.train.num_samples * cfg.num_steps
@@ -390,12 +392,12 @@ def final_metrics(ctx: RunContext, model: RNNLM, data: LMData, cfg: LMConfig,
     if cfg.level == "char":
         held_out["bits_per_char"] = bits_per_token(test_loss)
     tokens = len(history) * tokens_per_epoch // ctx.world.world_size  # this process's share
-    speed = utilisation(macs_per_token(model), tokens, train_seconds,
+    speed = utilisation(macs, tokens, train_seconds,
                         machine.matmul_peak(str(ctx.device), ctx.precision)) if train_seconds > 0 else {}
     return {"test_loss": test_loss, "test_ppl": perplexity(test_loss), "test_bpc": bits_per_token(test_loss),
             **held_out, "train_bpc": history[-1]["train_bpc"] if history else None,
             "tokens_per_s": len(history) * tokens_per_epoch / train_seconds if train_seconds > 0 else None,
-            "epochs_done": len(history), "macs_per_token": macs_per_token(model), **speed}
+            "epochs_done": len(history), "macs_per_token": macs, **speed}
 
 
 CELL_GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight matrices per layer: tanh cell, GRU's 3 gates, LSTM's 4

@@ -1,0 +1,135 @@
+"""Chapter 7 — a character-level decoder-only Transformer on the Bible (``char-transformer``).
+
+The recurrent language models of :mod:`divelab.experiments.language_model` on the same text,
+the same vocabulary and the same held-out books, with the LSTM replaced by
+:class:`~divelab.models.char_transformer.CharTransformer`: causal self-attention over the last
+``num_steps`` characters instead of a carried state. Training batches are random windows of
+the training text (``partition="random"``: nothing is carried between batches); the held-out
+books are read as consecutive windows of ``num_steps`` characters, each scored on its own, so
+a character sees on average ``num_steps / 2`` characters of context (the LSTM carries its state
+through the whole text: the comparison slightly favours the LSTM).
+
+The summary has the held-out bits per character, the training speed and the model FLOP
+utilisation (MACs per token from :func:`divelab.analysis.flops.count_flops` on one full
+window, which includes the attention products), and ``samples.txt`` the continuations of the
+prefixes the recurrent models are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from divelab.analysis.flops import count_flops
+from divelab.config import OptimConfig, OptimizerName, ScheduleName
+from divelab.data.vocab import tokenize
+from divelab.errors import UserError
+from divelab.experiment import Experiment, RunContext
+from divelab.experiments.language_model import (PREFIXES, TEMPERATURES, LMData, _bits, _check_text,
+                                                _samples_text, _write_run_files, final_metrics, prepare)
+from divelab.models.char_transformer import CharTransformer
+from divelab.models.rnn_lm import sequence_cross_entropy
+from divelab.train.callbacks import Callback, EpochEnd, GradClip
+from divelab.train.optim import build_optimizer, build_schedule
+
+
+@dataclass
+class CharTransformerConfig(OptimConfig):
+    """A :class:`CharTransformer` on ``text`` (``web``, ``kjv`` or a UTF-8 file; see
+    :class:`~divelab.experiments.language_model.TextDataConfig`).
+
+    ``num_steps``: the window (and context) length; ``d_model``, ``nhead``, ``num_layers``,
+    ``dim_feedforward``: the layers' shape; ``dropout`` on embeddings, attention and sublayers;
+    ``clip``: the gradient-norm cap (0 = none); ``max_chars`` > 0 keeps only the first that many
+    training characters. AdamW with a linear warm-up and cosine decay.
+    """
+
+    epochs: int = 2
+    batch_size: int = 32
+    lr: float = 2e-3
+    optimizer: OptimizerName = "adamw"
+    weight_decay: float = 0.01
+    schedule: ScheduleName = "warmup_cosine"
+    warmup_epochs: float = 0.05
+    text: str = "web"
+    level: Literal["char", "word"] = "char"
+    min_freq: int = 1
+    max_chars: int = 0
+    num_steps: int = 128
+    d_model: int = 256
+    nhead: int = 4
+    num_layers: int = 4
+    dim_feedforward: int = 1024
+    dropout: float = 0.0
+    clip: float = 1.0
+    sample_tokens: int = 200
+    partition: ClassVar[Literal["random", "sequential"]] = "random"  # windows are independent
+
+    def validate(self) -> None:
+        super().validate()
+        _check_text(self.text)
+        for name, low in (("min_freq", 1), ("max_chars", 0), ("num_steps", 1), ("d_model", 1), ("nhead", 1),
+                          ("num_layers", 1), ("dim_feedforward", 1), ("sample_tokens", 0)):
+            if getattr(self, name) < low:
+                raise UserError(f"{name} must be ≥ {low}, got {getattr(self, name)}")
+        if self.d_model % self.nhead:
+            raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.clip < 0:
+            raise UserError(f"clip must be ≥ 0 (0 turns clipping off), got {self.clip}")
+
+
+def build_model(cfg: CharTransformerConfig, vocab_size: int, device: torch.device) -> CharTransformer:
+    """The config's model, seeded by ``cfg.seed``, on ``device``."""
+    torch.manual_seed(cfg.seed)
+    return CharTransformer(vocab_size, cfg.d_model, cfg.nhead, cfg.num_layers, cfg.dim_feedforward,
+                           cfg.dropout, context=cfg.num_steps).to(device)
+
+
+def macs_per_token(model: CharTransformer) -> int:
+    """Multiply–accumulates per token of one full window (the attention's share grows with the window)."""
+    return count_flops(model, (model.context,), dtype=torch.long).macs // model.context
+
+
+def samples(model: CharTransformer, data: LMData, cfg: CharTransformerConfig) -> dict[str, dict[str, str]]:
+    """``{prefix: {"greedy" | "T=0.5" | …: text}}`` for the recurrent models' prefixes (seeded draws)."""
+    prefixes = [p.lower() for p in PREFIXES] if cfg.level == "word" else list(PREFIXES)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    device = next(model.parameters()).device
+    sep = " " if cfg.level == "word" else ""
+    out: dict[str, dict[str, str]] = {}
+    for prefix in prefixes:
+        ids = data.vocab.encode(tokenize(prefix, cfg.level)).view(1, -1).to(device)
+        out[prefix] = {}
+        for t in TEMPERATURES:
+            new = model.generate(ids, cfg.sample_tokens, temperature=t, generator=generator)[0, ids.shape[1]:]
+            out[prefix]["greedy" if t == 0 else f"T={t:g}"] = prefix + "".join(sep + w for w in data.vocab.decode(new))
+    return out
+
+
+def char_transformer(cfg: CharTransformerConfig, ctx: RunContext) -> dict[str, Any]:
+    data = prepare(cfg, ctx.device)
+    model = build_model(cfg, len(data.vocab), ctx.device)
+    optimizer = build_optimizer(cfg, model.parameters())
+    scheduler = build_schedule(cfg, optimizer, len(data.train))
+    callbacks: list[Callback] = [GradClip(cfg.clip)] if cfg.clip > 0 else []
+    callbacks.append(EpochEnd(_bits))
+    trainer = ctx.trainer(model, sequence_cross_entropy, optimizer, data.train, data.test, classification=False,
+                          callbacks=callbacks, scheduler=scheduler)
+    ctx.fit(trainer, title=f"char-transformer: {cfg.num_layers} × {cfg.d_model}, window {cfg.num_steps}")
+    generated = samples(model, data, cfg)
+    _write_run_files(ctx, data, _samples_text({"": generated}))
+    return {**final_metrics(ctx, model, data, cfg, trainer.history, macs_per_token(model)),
+            "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(data.vocab),
+            "train_tokens": len(data.train.tensors[0]), "test_tokens": len(data.test.tensors[0]),
+            "test_books": list(data.corpus.test_books), "samples": generated}
+
+
+EXPERIMENTS = [
+    Experiment("char-transformer", "attention",
+               "Character-level decoder-only Transformer language model (causal self-attention) on the Bible",
+               CharTransformerConfig, char_transformer, headline=("test_bpc", "test_ppl", "tokens_per_s")),
+]

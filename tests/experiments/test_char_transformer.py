@@ -1,0 +1,72 @@
+"""The char-transformer experiment end to end on the fake text: files, units, FLOP accounting, resume, settings."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import divelab
+from divelab.analysis.flops import count_flops
+from divelab.errors import UserError
+from divelab.experiments.char_transformer import macs_per_token
+from divelab.experiments.language_model import PREFIXES
+from divelab.models.char_transformer import CharTransformer
+
+TINY = {"d_model": 16, "nhead": 2, "num_layers": 1, "dim_feedforward": 32, "num_steps": 8, "batch_size": 4,
+        "max_chars": 3000, "sample_tokens": 12, "warmup_epochs": 0.5}
+
+
+def records(directory) -> list[dict]:
+    return [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_it_trains_and_writes_what_the_recurrent_models_write(fake_text, tmp_path):
+    out = tmp_path / "ct"
+    s = divelab.run("char-transformer", epochs=2, out=out, progress=False, **TINY).summary
+    history = records(out)
+    assert [r["epoch"] for r in history] == [1, 2] and s["epochs_done"] == 2
+    assert s["test_loss"] == history[-1]["test_loss"]
+    assert s["test_bpc"] == pytest.approx(s["test_loss"] / math.log(2))
+    assert s["bits_per_char"] == s["test_bpc"] and s["test_ppl"] == pytest.approx(math.exp(s["test_loss"]))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]  # it learns something in two epochs
+    assert s["train_tokens"] == 3000 and s["tokens_per_s"] > 0
+    assert s["model_gflops_per_s"] * 1e9 == pytest.approx(6 * s["macs_per_token"] * s["tokens_per_s"], rel=1e-6)
+    assert 0 < s["mfu"] < 1
+    text = (out / "samples.txt").read_text()
+    for prefix in PREFIXES:
+        assert set(s["samples"][prefix]) == {"greedy", "T=0.5", "T=1"}
+        for generated in s["samples"][prefix].values():
+            assert generated.startswith(prefix) and len(generated) == len(prefix) + 12
+            assert generated in text
+    assert (out / "vocab.json").exists()
+
+
+def test_macs_per_token_counts_the_projections_and_the_attention():
+    """Per token of a full window of T: per layer 4d² (q, k, v, out) + 2·d·f (FFN) + T·d (the mean
+    of q·kᵀ and weights·v over the window: each of the T² products in both is counted), plus the
+    tied head d·V."""
+    V, d, f, layers, T = 13, 16, 40, 2, 10
+    model = CharTransformer(V, d, 2, layers, f, context=T)
+    by_hand = layers * (4 * d * d + 2 * d * f + 2 * T * d) // 1 + d * V
+    assert macs_per_token(model) * T == count_flops(model, (T,), dtype=torch.long).macs
+    assert macs_per_token(model) == by_hand
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_ends(fake_text, tmp_path):
+    settings = TINY | {"schedule": "constant"}
+    whole = divelab.run("char-transformer", epochs=2, out=tmp_path / "whole", progress=False, **settings).summary
+    divelab.run("char-transformer", epochs=1, out=tmp_path / "split", progress=False, **settings)
+    resumed = divelab.run("char-transformer", epochs=2, out=tmp_path / "split", resume=True, progress=False).summary
+    assert [r["train_loss"] for r in records(tmp_path / "split")] == [r["train_loss"] for r in records(tmp_path / "whole")]
+    assert resumed["test_bpc"] == whole["test_bpc"] and resumed["samples"] == whole["samples"]
+
+
+@pytest.mark.parametrize("setting", [{"num_steps": 0}, {"d_model": 10, "nhead": 4}, {"num_layers": 0},
+                                     {"dropout": 1.0}, {"clip": -1.0}, {"max_chars": -1}, {"text": " "},
+                                     {"dim_feedforward": 0}])
+def test_bad_settings_are_user_errors(setting, fake_text, tmp_path):
+    with pytest.raises(UserError):
+        divelab.run("char-transformer", epochs=1, out=tmp_path / "x", progress=False, **setting)
