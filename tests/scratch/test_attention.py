@@ -440,3 +440,20 @@ def test_positional_encoding_adds_the_rows_at_the_offset() -> None:
     assert not torch.allclose(pe(x), pe.eval()(x))
     with pytest.raises(ValueError, match="outside"):
         pe(x, offset=15)
+
+
+# ---- wrong arguments fail at the door, by name ---------------------------------------------------
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: masked_softmax([[0.1, 0.2, 0.3]]), "masked_softmax(): argument 'scores' must be a Tensor, not list"),
+    (lambda: masked_softmax(torch.rand(2, 3, 4), [2, 3]),
+     "masked_softmax(): argument 'valid_len' must be a Tensor or None, not list"),
+    (lambda: scaled_dot_product_attention(torch.rand(2, 3, 4), [[0.0] * 4] * 3, torch.rand(2, 3, 4)),
+     "scaled_dot_product_attention(): argument 'k' must be a Tensor, not list"),
+    (lambda: scaled_dot_product_attention(*_qkv(3, 3), attn_mask=[[True] * 3] * 3),
+     "scaled_dot_product_attention(): argument 'attn_mask' must be a Tensor or None, not list"),
+])
+def test_arguments_that_are_not_tensors_are_type_errors_naming_them(call, message) -> None:
+    with pytest.raises(TypeError) as error:
+        call()
+    assert str(error.value) == message

@@ -102,7 +102,7 @@ def _step(layer, x, upstream):
     return y.detach(), x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()
 
 
-@pytest.mark.parametrize("momentum", [0.1, 0.5])
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])  # None: the cumulative average
 @pytest.mark.parametrize("shape", [(16, 6), (5, 3), (8, 4, 5, 5), (2, 2, 3, 4)])
 def test_module_matches_nn_batchnorm_over_steps_then_in_eval(shape, momentum):
     mine, theirs = _twin_layers(shape[1], len(shape), momentum)
@@ -144,3 +144,26 @@ def test_wrong_input_rank_and_dims_are_rejected():
         BatchNormScratch(3, dims=3)
     with pytest.raises(ValueError, match="4-D input"):
         BatchNormScratch(3, dims=4)(torch.randn(5, 3))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"momentum": "0.1"}, TypeError,
+     "BatchNormScratch(): argument 'momentum' must be a float in [0, 1] or None (the cumulative average), not str"),
+    ({"momentum": True}, TypeError, "BatchNormScratch(): argument 'momentum' must be a float in [0, 1] or None"),
+    ({"momentum": 1.5}, ValueError, "BatchNormScratch(): argument 'momentum' must be in [0, 1], got 1.5"),
+    ({"eps": 0.0}, ValueError, "BatchNormScratch(): argument 'eps' must be a positive number, got 0.0"),
+    ({"num_features": 0}, ValueError, "BatchNormScratch(): argument 'num_features' must be a positive integer"),
+])
+def test_bad_layer_settings_are_refused_by_name(kwargs, error, message):
+    with pytest.raises(error) as raised:
+        BatchNormScratch(**{"num_features": 3, **kwargs})
+    assert str(raised.value).startswith(message)
+
+
+def test_the_function_refuses_momentum_none_and_non_tensors_like_f_batch_norm():
+    x, gamma, beta = torch.randn(4, 3), torch.ones(3), torch.zeros(3)
+    with pytest.raises(TypeError, match=r"^batch_norm\(\): argument 'momentum' must be a float in \[0, 1\], "
+                                        r"not NoneType$"):
+        batch_norm(x, gamma, beta, torch.zeros(3), torch.ones(3), training=True, momentum=None)
+    with pytest.raises(TypeError, match=r"^batch_norm\(\): argument 'x' must be a Tensor, not list$"):
+        batch_norm([[0.0] * 3] * 4, gamma, beta, torch.zeros(3), torch.ones(3), training=True)

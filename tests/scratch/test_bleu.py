@@ -234,3 +234,27 @@ def test_bad_corpus_arguments():
         corpus_chrf([], [])
     with pytest.raises(ValueError, match="max_n"):
         sentence_bleu(["a"], ["a"], max_n=0)
+
+
+HYPS = ["the cat sat on the mat", "a dog barked"]
+REFS = ["the cat sat on a mat", "the dog barked"]
+
+
+@pytest.mark.parametrize("hyps, refs, message", [
+    (HYPS, [REFS], r"argument 'refs' must hold one string per segment, found a list \(sacrebleu's list of "
+                   r"reference streams \[refs\]\?\): pass the stream refs itself"),
+    (HYPS, [[r] for r in REFS], r"argument 'refs' must hold one string per segment, found a list: corpus_bleu "
+                                r"takes one reference string per hypothesis"),
+    ("the cat", "the cat", r"argument 'hyps' must be a list of strings, one per segment, not a str"),
+    (HYPS, iter(REFS), r"argument 'refs' must be a list of strings, one per segment, not a list_iterator"),
+    ([["the", "cat"]], ["the cat"], r"argument 'hyps' must hold one string per segment, found a list$"),
+])
+def test_references_in_the_wrong_shape_are_type_errors_naming_the_argument(hyps, refs, message):
+    with pytest.raises(TypeError, match=r"^corpus_bleu\(\): " + message):
+        corpus_bleu(hyps, refs)
+
+
+def test_chrf_names_itself_in_the_same_check():
+    with pytest.raises(TypeError, match=r"^corpus_chrf\(\): argument 'refs'"):
+        corpus_chrf(HYPS, [REFS])
+    assert corpus_bleu(HYPS, REFS) == pytest.approx(BLEU().corpus_score(HYPS, [REFS]).score)

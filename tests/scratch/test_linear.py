@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from divelab.scratch import init_linear, linear
+from divelab.scratch.linear import init_linear, linear
 from tests.twin import assert_twin
 
 pytestmark = pytest.mark.twin

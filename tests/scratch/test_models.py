@@ -175,9 +175,23 @@ def test_scratch_code_never_calls_its_twins(monkeypatch) -> None:
     scratch.relu_grad(x)
     for fn in (scratch.relu, scratch.sigmoid, scratch.tanh, scratch.sigmoid_grad, scratch.tanh_grad):
         fn(x).sum().backward()
-    for fn in (scratch.softmax, scratch.log_softmax, scratch.logsumexp):
+    for fn in (scratch.softmax.softmax, scratch.log_softmax, scratch.logsumexp):
         fn(x).sum().backward()
     scratch.cross_entropy(MLPScratch(6, 5, 3)(x), y).backward()
     scratch.cross_entropy(SoftmaxRegressionScratch(6, 3)(x), y).backward()
     LinearRegressionScratch(6)(x).sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.parametrize("name, function", [("softmax", "softmax"), ("linear", "linear")])
+def test_the_submodules_are_not_hidden_by_their_functions(name: str, function: str) -> None:
+    """``import divelab.scratch.softmax as m`` gives the module (a package-level re-export of the
+    function of the same name used to replace it), and the function lives in it."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"divelab.scratch.{name}")
+    assert inspect.ismodule(getattr(scratch, name)) and getattr(scratch, name) is module
+    namespace: dict = {}
+    exec(f"import divelab.scratch.{name} as m", namespace)
+    assert namespace["m"] is module and callable(getattr(module, function))

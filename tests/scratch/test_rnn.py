@@ -290,3 +290,23 @@ def test_a_whole_cell_function_runs_the_layer_like_the_fused_path(cls: type, cel
     stepped_grad, = torch.autograd.grad(stepped.sum(), x)
     torch.testing.assert_close(stepped, fused, atol=1e-12, rtol=0)
     torch.testing.assert_close(stepped_grad, fused_grad, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("state, got", [
+    (torch.zeros(2, 4), "one Tensor"),                         # B = 2 would unpack into two rows
+    ((torch.zeros(2, 4),), "a tuple of 1: (Tensor)"),
+    ([torch.zeros(2, 4), None], "a list of 2: (Tensor, NoneType)"),
+    (None, "NoneType"),
+])
+def test_lstm_cell_refuses_a_state_that_is_not_a_pair_of_tensors(state, got) -> None:
+    x, weight_ih, weight_hh = torch.zeros(2, 3), torch.zeros(16, 3), torch.zeros(16, 4)
+    with pytest.raises(TypeError) as error:
+        lstm_cell(x, state, weight_ih, weight_hh)
+    assert str(error.value) == f"lstm_cell(): argument 'state' must be a pair (h, c) of two Tensors, not {got}"
+
+
+def test_cells_refuse_inputs_that_are_not_tensors() -> None:
+    with pytest.raises(TypeError, match=r"^rnn_cell\(\): argument 'x' must be a Tensor, not list$"):
+        rnn_cell([[0.0, 0.0, 0.0]], torch.zeros(1, 4), torch.zeros(4, 3), torch.zeros(4, 4))
+    with pytest.raises(TypeError, match=r"^gru_cell\(\): argument 'h' must be a Tensor, not float$"):
+        gru_cell(torch.zeros(1, 3), 0.0, torch.zeros(12, 3), torch.zeros(12, 4))

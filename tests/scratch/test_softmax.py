@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from divelab.scratch import cross_entropy, log_softmax, logsumexp, softmax
+from divelab.scratch.softmax import cross_entropy, log_softmax, logsumexp, softmax
 from tests.twin import assert_twin
 
 pytestmark = pytest.mark.twin

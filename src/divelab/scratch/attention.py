@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from divelab.scratch.checks import check_tensor
 from divelab.scratch.dropout import dropout as scratch_dropout
 from divelab.scratch.init import kaiming_uniform_, xavier_uniform_
 from divelab.scratch.linear import linear
@@ -80,6 +81,8 @@ def masked_softmax(scores: Tensor, valid_len: Tensor | None = None) -> Tensor:
 
     Twin: torch.softmax(scores.masked_fill(j ≥ n, −∞), dim=−1)
     """
+    check_tensor("masked_softmax", "scores", scores)
+    check_tensor("masked_softmax", "valid_len", valid_len, optional=True)
     if valid_len is None:
         return torch.softmax(scores, dim=-1)
     return _softmax_with_keep(scores, _lengths_mask(valid_len, scores))
@@ -141,6 +144,9 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Ten
 
     Twin: torch.nn.functional.scaled_dot_product_attention
     """
+    for name, value in (("q", q), ("k", k), ("v", v)):
+        check_tensor("scaled_dot_product_attention", name, value)
+    check_tensor("scaled_dot_product_attention", "attn_mask", attn_mask, optional=True)
     if is_causal and attn_mask is not None:
         raise ValueError("pass either attn_mask or is_causal=True, not both (as F.scaled_dot_product_attention)")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:

@@ -13,15 +13,34 @@ where ``m`` is the number of values pooled per channel (batch size, times height
 for images). Normalising uses the biased variance ``σ²``; the running estimate stores the
 *unbiased* one, ``σ² · m/(m − 1)``, exactly as PyTorch does. (Storing the biased variance
 instead is a common mistake in hand-written versions; it makes evaluation-mode outputs
-differ from PyTorch's.) Defaults as in PyTorch: momentum 0.1, ε = 1e-5.
+differ from PyTorch's.) Defaults as in PyTorch: momentum 0.1, ε = 1e-5. As in PyTorch, the
+layer's ``momentum=None`` keeps the cumulative average instead: the ``t``-th training batch
+updates with ``momentum = 1 / t`` (``t`` = ``num_batches_tracked``), so the running statistics
+are the plain means of the batches' statistics so far.
 
 Twins: torch.nn.functional.batch_norm, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import Tensor, nn
+
+from divelab.scratch.checks import check_tensor
+
+
+def _check_momentum(function: str, momentum: object, allow_none: bool) -> None:
+    """A TypeError unless ``momentum`` is a real number (or None where allowed), a ValueError unless in [0, 1]."""
+    if momentum is None and allow_none:
+        return
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+        allowed = "a float in [0, 1] or None (the cumulative average)" if allow_none else "a float in [0, 1]"
+        raise TypeError(f"{function}(): argument 'momentum' must be {allowed}, not {type(momentum).__name__}")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{function}(): argument 'momentum' must be in [0, 1], got {momentum}")
 
 
 def _channel_shape(x: Tensor) -> tuple[int, ...]:
@@ -40,11 +59,13 @@ def batch_norm(x: Tensor, gamma: Tensor, beta: Tensor, running_mean: Tensor, run
 
     Twin: torch.nn.functional.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum, eps)
     """
+    check_tensor("batch_norm", "x", x)
     if x.dim() < 2:
         raise ValueError(f"batch_norm needs input of shape (N, C, ...), got {tuple(x.shape)}")
     axes = [0, *range(2, x.dim())]  # every axis except the channel axis
     shape = _channel_shape(x)
     if training:
+        _check_momentum("batch_norm", momentum, allow_none=False)
         m = x.numel() // x.shape[1]  # values per channel
         if m < 2:
             raise ValueError(f"batch norm in training mode needs more than 1 value per channel, got input {tuple(x.shape)}")
@@ -65,15 +86,22 @@ class BatchNormScratch(nn.Module):
 
     Its parameters and buffers carry PyTorch's names — ``weight`` (γ, starts at 1), ``bias``
     (β, starts at 0), ``running_mean`` (0), ``running_var`` (1), ``num_batches_tracked`` —
-    so a state dict moves freely between this layer and ``nn.BatchNorm1d/2d``.
+    so a state dict moves freely between this layer and ``nn.BatchNorm1d/2d``. ``momentum=None``
+    is PyTorch's cumulative average (see the module docstring).
 
     Twins: torch.nn.BatchNorm1d (dims=2), torch.nn.BatchNorm2d (dims=4)
     """
 
-    def __init__(self, num_features: int, dims: int = 2, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(self, num_features: int, dims: int = 2, momentum: float | None = 0.1, eps: float = 1e-5):
         super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(f"BatchNormScratch(): argument 'num_features' must be a positive integer, "
+                             f"got {num_features!r}")
         if dims not in (2, 4):
             raise ValueError(f"dims must be 2 (fully connected) or 4 (convolutional), got {dims}")
+        _check_momentum("BatchNormScratch", momentum, allow_none=True)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf:
+            raise ValueError(f"BatchNormScratch(): argument 'eps' must be a positive number, got {eps!r}")
         self.num_features, self.dims, self.momentum, self.eps = num_features, dims, momentum, eps
         self.weight = nn.Parameter(torch.ones(num_features))
         self.bias = nn.Parameter(torch.zeros(num_features))
@@ -84,10 +112,13 @@ class BatchNormScratch(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != self.dims:
             raise ValueError(f"BatchNormScratch(dims={self.dims}) expects {self.dims}-D input, got shape {tuple(x.shape)}")
+        momentum = self.momentum
         if self.training:
             self.num_batches_tracked.add_(1)
+            if momentum is None:  # the cumulative average, as torch computes it (a host sync on a GPU, as there)
+                momentum = 1.0 / float(self.num_batches_tracked)
         return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                          self.training, self.momentum, self.eps)
+                          self.training, 0.0 if momentum is None else momentum, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, dims={self.dims}, momentum={self.momentum}, eps={self.eps}"

@@ -91,7 +91,24 @@ def tokenize_13a(text: str) -> list[str]:
     return text.split()
 
 
-def _check_corpus(hyps: Sequence[str], refs: Sequence[str]) -> None:
+def _check_corpus(hyps: Sequence[str], refs: Sequence[str], function: str) -> None:
+    """A TypeError unless ``hyps`` and ``refs`` are sequences of strings (one reference per
+    hypothesis: not sacrebleu's list of reference streams ``[refs]``, not one list per
+    hypothesis, not a single string); a ValueError unless they are equally long and not empty."""
+    for name, value in (("hyps", hyps), ("refs", refs)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise TypeError(f"{function}(): argument '{name}' must be a list of strings, one per segment, "
+                            f"not a {type(value).__name__}")
+        bad = next((v for v in value if not isinstance(v, str)), None)
+        if bad is None:
+            continue
+        hint = ""
+        if name == "refs":
+            hint = (" (sacrebleu's list of reference streams [refs]?): pass the stream refs itself"
+                    if isinstance(bad, (list, tuple)) and len(value) == 1 else
+                    f": {function} takes one reference string per hypothesis")
+        raise TypeError(f"{function}(): argument '{name}' must hold one string per segment, found a "
+                        f"{type(bad).__name__}{hint}")
     if len(hyps) != len(refs):
         raise ValueError(f"need one reference per hypothesis, got {len(hyps)} hypotheses and {len(refs)} references")
     if len(hyps) == 0:
@@ -122,7 +139,7 @@ def corpus_bleu(hyps: Sequence[str], refs: Sequence[str], max_n: int = 4) -> flo
 
     Twin: sacrebleu.corpus_bleu(hyps, [refs]).score
     """
-    _check_corpus(hyps, refs)
+    _check_corpus(hyps, refs, "corpus_bleu")
     sums = [sum(column) for column in zip(*(bleu_statistics(h, r, max_n) for h, r in zip(hyps, refs)))]
     hyp_len, ref_len, matches, totals = sums[0], sums[1], sums[2:2 + max_n], sums[2 + max_n:]
     if not any(matches) or not all(totals):
@@ -169,7 +186,7 @@ def corpus_chrf(hyps: Sequence[str], refs: Sequence[str], char_order: int = 6, b
 
     Twin: sacrebleu.corpus_chrf(hyps, [refs]).score
     """
-    _check_corpus(hyps, refs)
+    _check_corpus(hyps, refs, "corpus_chrf")
     sums = [sum(column) for column in zip(*(chrf_statistics(h, r, char_order) for h, r in zip(hyps, refs)))]
     precisions, recalls = [], []
     for n in range(char_order):

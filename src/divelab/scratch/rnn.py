@@ -36,6 +36,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from divelab.scratch.checks import check_tensor, check_tensor_pair
 from divelab.scratch.dropout import dropout as dropout_fn
 
 Nonlinearity = Literal["tanh", "relu"]
@@ -90,7 +91,10 @@ def _lstm_step(xp: Tensor, state: State, weight_hh_t: Tensor, bias_hh: Tensor | 
 
 
 def _check_cell(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, gates: int, what: str) -> None:
-    """A ValueError unless ``x`` ``(B, I)``, ``h`` ``(B, H)`` and the weights fit together."""
+    """A ValueError unless ``x`` ``(B, I)``, ``h`` ``(B, H)`` and the weights fit together (a TypeError
+    unless they are tensors)."""
+    for name, value in (("x", x), ("h", h), ("weight_ih", weight_ih), ("weight_hh", weight_hh)):
+        check_tensor(what, name, value)
     hidden = weight_hh.shape[-1]
     if x.dim() != 2 or h.dim() != 2 or x.shape[0] != h.shape[0]:
         raise ValueError(f"{what} takes x (B, I) and h (B, H) with the same B, "
@@ -150,6 +154,7 @@ def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], weight_ih: Tensor, weight
 
     Twin: torch.nn.LSTMCell
     """
+    check_tensor_pair("lstm_cell", "state", state, "(h, c)")
     h, c = state
     _check_cell(x, h, weight_ih, weight_hh, 4, "lstm_cell")
     if c.shape != h.shape:
