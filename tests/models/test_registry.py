@@ -48,7 +48,7 @@ def test_registry_holds_every_model_family_in_the_courses_order():
     assert list_models() == ALL == [
         "linear-regression", "softmax-regression", "mlp", "plain-mlp", "residual-mlp", "relu-network",
         "deep-sawtooth", "shallow-sawtooth", *NAMES, "stn", "speednet", "rnn-lm", "gru-lm", "lstm-lm",
-        "rnn-tagger", "elman-rnn", "jordan-rnn", "gru-seq2seq", "attention-seq2seq", "transformer"]
+        "char-transformer", "row-rnn", "rnn-tagger", "elman-rnn", "jordan-rnn", "gru-seq2seq", "attention-seq2seq", "transformer"]
     assert {spec.kind for spec in MODELS.values()} == set(KINDS)
     assert sorted(sum((list_models(kind) for kind in KINDS), [])) == sorted(ALL)
     with pytest.raises(ValueError, match="kind must be one of cnn, image"):

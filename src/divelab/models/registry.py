@@ -56,6 +56,7 @@ from typing import Any, Literal, get_args
 from torch import nn
 
 from divelab.models.alexnet import AlexNet
+from divelab.models.char_transformer import CharTransformer
 from divelab.models.densenet import DenseNet
 from divelab.models.examples import Example, ImageExample, TokenExample, TranslationExample, VectorExample
 from divelab.models.googlenet import GoogLeNet
@@ -66,6 +67,7 @@ from divelab.models.nin import NiN
 from divelab.models.plain_residual import PlainResidualMLP
 from divelab.models.resnet import ResNet
 from divelab.models.rnn_lm import RNNLM
+from divelab.models.row_rnn import RowRNN
 from divelab.models.sawtooth import deep_sawtooth, relu_network, shallow_sawtooth
 from divelab.models.seq2seq import AttentionSeq2Seq, GRUSeq2Seq
 from divelab.models.speednet import SpeedNet
@@ -225,6 +227,14 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "10.1 Long Short-Term Memory (LSTM)", kind="language-model",
               cpu_options={"vocab_size": CHARS, "cell": "lstm", "hidden_size": 256, "embed_size": 32},
               inputs=TokenExample(CHARS, 32, CHARS)),
+    ModelSpec("char-transformer", CharTransformer, "decoder-only character Transformer: 4 causal pre-norm layers "
+              "of width 256, tied head", "11.9 Large-Scale Pretraining with Transformers (decoder-only)",
+              kind="language-model", cpu_options={"vocab_size": CHARS, "d_model": 256, "nhead": 4, "num_layers": 4,
+                                                   "dim_feedforward": 1024, "context": 128},
+              inputs=TokenExample(CHARS, 128, CHARS)),
+    ModelSpec("row-rnn", RowRNN, "tanh RNN reading an image row by row (28 steps of 28 pixels), the last state "
+              "classified", "9.5 gradient clipping (the grad-clip experiment)", kind="image",
+              cpu_options={"hidden": 128}, inputs=IMAGE),
     # ---- sequence taggers (ids 0 and 1 are <unk> and <pad>)
     ModelSpec("rnn-tagger", RNNTagger, "slot-filling tagger: embedding, bidirectional GRU over packed sequences, Linear",
               "10.4 Bidirectional RNNs; slot filling (Hung-yi Lee)", kind="tagger",
