@@ -161,6 +161,8 @@ WORDS = 200         # the generated travel requests' word vocabulary
 SLOT_TAGS = 9       # their BIO slot tags
 SUBWORDS = 1000     # a subword vocabulary per language for translation
 IMAGE = ImageExample(28)
+SENTENCE = TokenExample(WORDS, 12, SLOT_TAGS, low=2)  # 12 words, none of them <unk> or <pad>
+TAGGER = {"vocab_size": WORDS, "num_tags": SLOT_TAGS}
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     # ---- linear networks and MLPs
@@ -236,15 +238,15 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "classified", "9.5 gradient clipping (the grad-clip experiment)", kind="image",
               cpu_options={"hidden": 128}, inputs=IMAGE),
     # ---- sequence taggers (ids 0 and 1 are <unk> and <pad>)
-    ModelSpec("rnn-tagger", RNNTagger, "slot-filling tagger: embedding, bidirectional GRU over packed sequences, Linear",
+    ModelSpec("rnn-tagger", RNNTagger, "slot-filling tagger: embedding, bidirectional GRU (packed sequences), Linear",
               "10.4 Bidirectional RNNs; slot filling (Hung-yi Lee)", kind="tagger",
-              cpu_options={"vocab_size": WORDS, "num_tags": SLOT_TAGS}, inputs=TokenExample(WORDS, 12, SLOT_TAGS, low=2)),
+              cpu_options=TAGGER, inputs=SENTENCE),
     ModelSpec("elman-rnn", ElmanRNN, "Elman network tagger: the hidden state is fed back",
               "slot filling (Hung-yi Lee): Elman and Jordan networks", kind="tagger",
-              cpu_options={"vocab_size": WORDS, "num_tags": SLOT_TAGS}, inputs=TokenExample(WORDS, 12, SLOT_TAGS, low=2)),
+              cpu_options=TAGGER, inputs=SENTENCE),
     ModelSpec("jordan-rnn", JordanRNN, "Jordan network tagger: the predicted tag distribution is fed back",
               "slot filling (Hung-yi Lee): Elman and Jordan networks", kind="tagger",
-              cpu_options={"vocab_size": WORDS, "num_tags": SLOT_TAGS}, inputs=TokenExample(WORDS, 12, SLOT_TAGS, low=2)),
+              cpu_options=TAGGER, inputs=SENTENCE),
     # ---- translation
     ModelSpec("gru-seq2seq", GRUSeq2Seq, "GRU encoder–decoder, the encoder's final state as a fixed context",
               "10.7 Sequence-to-Sequence Learning for Machine Translation", kind="translation",
