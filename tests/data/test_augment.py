@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from divelab.data.augment import (
+    AlternatingFlips,
     Augment,
     AugmentedLoader,
     affine,
@@ -226,3 +227,41 @@ def test_loader_augments_afresh_each_epoch_and_per_seed():
     # epoch 2 reorders too, so compare the augmentation of the same images: same labels, other pixels
     by_label = {int(y): x for xb, yb in loader.batches(2) for x, y in zip(xb, yb)}
     assert not all(torch.equal(by_label[int(y)], x) for x, y in zip(first, next(iter(loader.batches(1)))[1]))
+
+
+# ---- alternating flips ----------------------------------------------------------------------
+
+def _indexed_images(n: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images whose left-most column holds the image's index and the rest zeros: a flip is visible
+    (the index moves to the right-most column) and each image can be told apart."""
+    x = torch.zeros(n, 1, 3, 4)
+    x[:, 0, :, 0] = torch.arange(n, dtype=torch.float32).view(-1, 1) + 1
+    return x, torch.arange(n)
+
+
+def _flipped_by_epoch(loader, epoch: int, start: int = 0) -> dict[int, bool]:
+    seen = {}
+    for images, labels in loader.batches(epoch, start):
+        for image, label in zip(images, labels.tolist()):
+            assert image[0, :, 0].sum() + image[0, :, -1].sum() == 3 * (label + 1)  # the label's own image
+            seen[label] = bool(image[0, 0, -1] > 0)
+    return seen
+
+
+def test_alternating_flips_show_every_image_both_ways_in_two_epochs():
+    x, y = _indexed_images()
+    loader = AlternatingFlips(TensorLoader(x, y, batch_size=7, shuffle=True, seed=3), seed=11)
+    first, second, third = (_flipped_by_epoch(loader, e) for e in range(3))
+    assert set(first) == set(range(40))
+    assert all(first[i] != second[i] for i in range(40)) and first == third
+    assert 10 < sum(first.values()) < 30  # about half are flipped in the first epoch
+    assert len(loader) == 6 and loader.num_samples == 40
+
+
+def test_alternating_flips_resume_mid_epoch_with_the_same_batches():
+    x, y = _indexed_images()
+    loader = AlternatingFlips(TensorLoader(x, y, batch_size=7, shuffle=True, seed=3), seed=11)
+    whole = list(loader.batches(1))
+    later = list(loader.batches(1, start=4))
+    for a, b in zip(whole[4:], later, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

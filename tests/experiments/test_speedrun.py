@@ -17,6 +17,9 @@ from divelab.data import TensorLoader
 from divelab.errors import UserError
 from divelab.experiments.speedrun import EXPERIMENTS, TargetClock, evaluate_tta, tta_logits
 from divelab.models.speednet import SpeedNet
+from divelab.train.precision import MixedPrecision
+
+FP32 = MixedPrecision("fp32", torch.device("cpu"))  # what a trainer in fp32 offers the clock
 
 # 512 fake training images in batches of 128: 4 updates per epoch, a fraction of a second each; at this
 # small learning rate the first epoch ends below 90 % test accuracy and the second above it
@@ -57,14 +60,33 @@ def test_full_budget_clock_increases_and_covers_the_training_time(fake_data, tmp
     first = next((r for r in records if r["test_acc"] >= 0.9), None)
     assert s["seconds_to_target"] == (first["wall_seconds"] if first else None)
     assert s["final_test_acc"] == records[-1]["test_acc"] and math.isfinite(s["data_seconds"])
+    # model FLOP utilisation: 6 · MACs per image · images trained / training seconds, over the peak
+    images = 512 * s["epochs_run"]
+    assert s["model_gflops_per_s"] * 1e9 == pytest.approx(
+        6 * s["macs_per_image"] * images / (s["train_seconds_per_epoch"] * s["epochs_run"]), rel=1e-6)
+    assert 0 < s["mfu"] == pytest.approx(s["model_gflops_per_s"] / s["peak_gflops_per_s"])
 
 
-def test_flip_only_augmentation_and_no_augmentation():
+def test_each_flip_mode_builds_its_loader(fake_data):
+    from divelab.data import fashion_mnist
+    from divelab.data.augment import AlternatingFlips, AugmentedLoader
+    from divelab.experiments.speedrun import build_loaders
+
     cfg = EXPERIMENTS[0].config()
+    data = fashion_mnist.load(None)
+    device = torch.device("cpu")
+    assert cfg.flip == "alternate" and cfg.augment() is None
+    assert isinstance(build_loaders(cfg, data, device)[0], AlternatingFlips)
+    cfg.flip = "random"
     augment = cfg.augment()
     assert augment is not None and augment.flip_p == 0.5 and augment.padding == 0 and not augment.uses_affine
-    cfg.flip = False
-    assert cfg.augment() is None
+    assert isinstance(build_loaders(cfg, data, device)[0], AugmentedLoader)
+    cfg.flip, cfg.padding = "alternate", 2  # alternating flips, then random translations
+    loader = build_loaders(cfg, data, device)[0]
+    assert isinstance(loader, AugmentedLoader) and isinstance(loader.loader, AlternatingFlips)
+    assert loader.augment.flip_p == 0.0 and loader.augment.padding == 2
+    cfg.flip, cfg.padding = "off", 0
+    assert cfg.augment() is None and isinstance(build_loaders(cfg, data, device)[0], TensorLoader)
 
 
 # ---- test-time augmentation -----------------------------------------------------------------
@@ -113,7 +135,7 @@ def test_evaluation_leaves_the_training_mode_alone():
 def test_unreached_target_neither_stops_nor_sets_a_time():
     model, loader = _model_and_loader()
     clock = TargetClock(loader, target=1.0, stop=True)
-    trainer = SimpleNamespace(model=model, stop_training=False)
+    trainer = SimpleNamespace(model=model, stop_training=False, amp=FP32)
     clock.start()
     records = [{"epoch": e} for e in (1, 2)]
     for record in records:
@@ -127,7 +149,7 @@ def test_resumed_clock_continues_from_the_saved_time():
     clock = TargetClock(loader, target=0.0)
     clock.load_state_dict({"elapsed": 12.5, "seconds_to_target": 3.0, "epoch_of_target": 1})
     record = {"epoch": 2}
-    clock.on_epoch_end(SimpleNamespace(model=model, stop_training=False), record)
+    clock.on_epoch_end(SimpleNamespace(model=model, stop_training=False, amp=FP32), record)
     assert record["wall_seconds"] >= 12.5
     assert (clock.seconds_to_target, clock.epoch_of_target) == (3.0, 1)  # the first time is kept
 
@@ -135,7 +157,7 @@ def test_resumed_clock_continues_from_the_saved_time():
 def test_clock_must_be_started():
     model, loader = _model_and_loader()
     with pytest.raises(RuntimeError, match="start"):
-        TargetClock(loader, target=0.5).on_epoch_end(SimpleNamespace(model=model, stop_training=False), {"epoch": 1})
+        TargetClock(loader, target=0.5).on_epoch_end(SimpleNamespace(model=model, stop_training=False, amp=FP32), {"epoch": 1})
 
 
 # ---- settings -------------------------------------------------------------------------------

@@ -206,3 +206,39 @@ class AugmentedLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         return self.batches()
+
+
+class AlternatingFlips:
+    """A training loader whose images are mirrored in every other epoch (Jordan, airbench 2024).
+
+    Image ``i`` is flipped in epoch ``e`` iff ``b_i XOR (e odd)``, with ``b_i ~ Bernoulli(½)``
+    drawn once from ``seed``: over any two consecutive epochs every image is seen once each
+    way, where independent random flips show a quarter of the images the same way twice.
+    Offers what the trainer uses of a loader (as :class:`AugmentedLoader`); the flips of a
+    batch depend on ``(seed, epoch)`` and the indices only, so a resumed run sees the same ones.
+    """
+
+    def __init__(self, loader: TensorLoader, seed: int):
+        self.loader = loader
+        base = torch.rand(loader.num_samples, generator=torch.Generator().manual_seed(seed)) < 0.5
+        self.base = base.to(loader.tensors[0].device)
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        return self.loader.tensors
+
+    @property
+    def num_samples(self) -> int:
+        return self.loader.num_samples
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
+        """The loader's batches of ``epoch`` from batch ``start`` on, images flipped as described."""
+        images, *rest = self.loader.tensors
+        for idx in self.loader.batch_indices(epoch, start):
+            yield (flip(images[idx], self.base[idx] ^ bool(epoch % 2)), *(t[idx] for t in rest))
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        return self.batches()

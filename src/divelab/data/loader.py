@@ -58,11 +58,15 @@ class TensorLoader:
             return torch.arange(self.num_samples)
         return torch.randperm(self.num_samples, generator=epoch_generator(self.seed, epoch))
 
-    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
-        """The batches of ``epoch``, beginning with batch number ``start``."""
+    def batch_indices(self, epoch: int = 0, start: int = 0) -> Iterator[Tensor]:
+        """The sample indices of each batch of ``epoch`` (on the tensors' device), from batch ``start`` on."""
         order = self.order(epoch).to(self.tensors[0].device)
         for i in range(start, len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield order[i * self.batch_size:(i + 1) * self.batch_size]
+
+    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
+        """The batches of ``epoch``, beginning with batch number ``start``."""
+        for idx in self.batch_indices(epoch, start):
             yield tuple(t[idx] for t in self.tensors)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:

@@ -35,8 +35,11 @@ thread): with the default spinning policy two threads ran 4–6× slower than on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,10 +47,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.analysis.flops import count_flops
+from divelab import machine
+from divelab.analysis.flops import count_flops, utilisation
 from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName, parse_list
 from divelab.data import TensorLoader, fashion_mnist
-from divelab.data.augment import Augment, AugmentedLoader
+from divelab.data.augment import AlternatingFlips, Augment, AugmentedLoader
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models.speednet import SpeedNet
@@ -61,7 +65,9 @@ class SpeedrunConfig(FashionOptimConfig):
     """The recipe's defaults (see the module docstring); every one can be changed with ``--set``.
 
     ``widths``/``extra``: SpeedNet's channels per stage and extra 3×3 convolutions per stage
-    (comma-separated). ``flip``: random horizontal flips in training; ``padding``: random
+    (comma-separated). ``flip``: horizontal flips in training, ``alternate`` (each image
+    mirrored in every other epoch, :class:`~divelab.data.augment.AlternatingFlips`), ``random``
+    (each image with probability ½ in each epoch) or ``off``; ``padding``: random
     translations by up to ``padding`` pixels (0 = off). ``tta``: evaluate on the mean logits of
     each test image and its mirror. ``target``: the test accuracy to reach; ``stop_at_target``:
     stop once it is reached (else train all ``epochs``).
@@ -79,7 +85,7 @@ class SpeedrunConfig(FashionOptimConfig):
     extra: str = "1,1,1"
     head: Literal["flatten", "maxpool"] = "flatten"
     label_smoothing: float = 0.1
-    flip: bool = True
+    flip: Literal["alternate", "random", "off"] = "alternate"
     padding: int = 0
     tta: bool = True
     channels_last: bool = True
@@ -110,10 +116,12 @@ class SpeedrunConfig(FashionOptimConfig):
         return parse_list("extra", self.extra, int, distinct=False)  # per-stage counts may repeat
 
     def augment(self) -> Augment | None:
-        """The training augmentation, or ``None`` when flips and translations are both off."""
-        if not self.flip and self.padding == 0:
+        """The random batch augmentation (random flips, translations), or ``None`` when there is none
+        (alternating flips are not random: :func:`build_loaders` adds them)."""
+        if self.flip != "random" and self.padding == 0:
             return None
-        return Augment(padding=self.padding, flip_p=0.5 if self.flip else 0.0, degrees=0.0, scale=(1.0, 1.0))
+        return Augment(padding=self.padding, flip_p=0.5 if self.flip == "random" else 0.0, degrees=0.0,
+                       scale=(1.0, 1.0))
 
 
 # ---- evaluation with test-time augmentation -------------------------------------------------
@@ -127,10 +135,13 @@ def tta_logits(model: nn.Module, x: Tensor) -> Tensor:
 
 
 @torch.inference_mode()
-def evaluate_tta(model: nn.Module, loader: TensorLoader, tta: bool = True) -> dict[str, float]:
+def evaluate_tta(model: nn.Module, loader: TensorLoader, tta: bool = True,
+                 autocast: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext) -> dict[str, float]:
     """Cross-entropy and accuracy over ``loader`` in eval mode, from :func:`tta_logits` when ``tta``.
 
     ``acc_plain`` is the accuracy of the un-augmented logits ``f(x)`` (computed on the way, free).
+    ``autocast`` makes the context the forward passes run in (the trainer's, for its precision);
+    the logits are averaged and scored in float32.
     """
     was_training = model.training
     model.eval()
@@ -139,8 +150,10 @@ def evaluate_tta(model: nn.Module, loader: TensorLoader, tta: bool = True) -> di
     correct = torch.zeros((), dtype=torch.int64, device=device)
     correct_plain = torch.zeros((), dtype=torch.int64, device=device)
     for x, y in loader:
-        plain = model(x)
-        logits = 0.5 * (plain + model(x.flip(-1))) if tta else plain
+        with autocast():
+            plain = model(x).float()
+            mirrored = model(x.flip(-1)).float() if tta else None
+        logits = 0.5 * (plain + mirrored) if mirrored is not None else plain
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(-1) == y).sum()
         correct_plain += (plain.argmax(-1) == y).sum()
@@ -176,7 +189,7 @@ class TargetClock(Callback):
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         before = time.perf_counter()
-        result = evaluate_tta(trainer.model, self.test_loader, self.tta)
+        result = evaluate_tta(trainer.model, self.test_loader, self.tta, trainer.amp.autocast)
         record.update(test_loss=result["loss"], test_acc=result["acc"], test_acc_plain=result["acc_plain"],
                       eval_seconds=round(time.perf_counter() - before, 4), wall_seconds=round(self.elapsed(), 3))
         if self.seconds_to_target is None and result["acc"] >= self.target:
@@ -203,15 +216,20 @@ def build_model(cfg: SpeedrunConfig, device: torch.device) -> nn.Module:
 
 
 def build_loaders(cfg: SpeedrunConfig, data: fashion_mnist.FashionMNIST, device: torch.device,
-                  ) -> tuple[TensorLoader | AugmentedLoader, TensorLoader]:
+                  ) -> tuple[TensorLoader | AlternatingFlips | AugmentedLoader, TensorLoader]:
     """Training loader (shuffled, augmented as configured) and ordered test loader, both on ``device``."""
     train = TensorLoader(fashion_mnist.to_float(data.train_images), data.train_labels, batch_size=cfg.batch_size,
                          shuffle=True, seed=cfg.seed, device=device)
     test = TensorLoader(fashion_mnist.to_float(data.test_images), data.test_labels,
                         batch_size=cfg.eval_batch_size, device=device)
+    # the augmentation streams get their own seeds, apart from the shuffling seed
+    loader: TensorLoader | AlternatingFlips | AugmentedLoader = train
+    if cfg.flip == "alternate":
+        loader = AlternatingFlips(train, seed=cfg.seed + 7907)
     augment = cfg.augment()
-    # the augmentation stream gets its own seed, apart from the shuffling seed
-    return (AugmentedLoader(train, augment, seed=cfg.seed + 7919) if augment else train), test
+    if augment is not None:
+        loader = AugmentedLoader(loader, augment, seed=cfg.seed + 7919)  # type: ignore[arg-type]
+    return loader, test
 
 
 def accuracy_time_figure(history: list[dict[str, Any]], target: float, seconds_to_target: float | None) -> Any:
@@ -256,6 +274,10 @@ def speedrun(cfg: SpeedrunConfig, ctx: RunContext) -> dict[str, Any]:
 
     best = max((r["test_acc"] for r in history), default=0.0)
     epochs_run = len(history)
+    macs = count_flops(model, (1, *fashion_mnist.IMAGE_SHAPE)).macs
+    train_seconds = sum(r["train_seconds"] for r in history)
+    speed = utilisation(macs, train.num_samples * epochs_run // ctx.world.world_size, train_seconds,
+                        machine.matmul_peak(str(ctx.device), ctx.precision)) if train_seconds > 0 else {}
     return {
         "seconds_to_target": clock.seconds_to_target,
         "epoch_of_target": clock.epoch_of_target,
@@ -264,12 +286,13 @@ def speedrun(cfg: SpeedrunConfig, ctx: RunContext) -> dict[str, Any]:
         "final_test_acc": history[-1]["test_acc"] if history else None,
         "wall_seconds": history[-1]["wall_seconds"] if history else 0.0,
         "epochs_run": epochs_run,
-        "train_seconds_per_epoch": sum(r["train_seconds"] for r in history) / max(epochs_run, 1),
+        "train_seconds_per_epoch": train_seconds / max(epochs_run, 1),
         "eval_seconds_per_epoch": sum(r["eval_seconds"] for r in history) / max(epochs_run, 1),
         "data_seconds": round(data_seconds, 3),
         "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "macs_per_image": count_flops(model, (1, *fashion_mnist.IMAGE_SHAPE)).macs,
+        "macs_per_image": macs,
+        **speed,
         "data": str(data.source),
     }
 
