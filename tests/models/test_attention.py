@@ -77,29 +77,3 @@ def test_fused_attention_with_a_cache_matches_the_full_causal_computation() -> N
     cache: dict = {}
     steps = [fused(x[:, t:t + 1], x[:, t:t + 1], x[:, t:t + 1], cache=cache, is_causal=True)[0] for t in range(5)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=ATOL, rtol=RTOL)
-
-
-def test_plain_causal_self_attention_takes_the_kernels_causal_path(monkeypatch) -> None:
-    """No mask tensor is built (the kernel is told is_causal=True); outputs and gradients are the
-    hand-written causal attention's."""
-    seen: list[tuple[bool, bool]] = []
-    original = F.scaled_dot_product_attention
-
-    def spy(*args, **kwargs):
-        seen.append((kwargs.get("attn_mask") is None, kwargs.get("is_causal", False)))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-    mine, fused = _pair()
-    x, upstream = _randn(3, 6, 12, seed=6), _randn(3, 6, 12, seed=7)
-    results = []
-    for module in (mine, fused):
-        q = x.clone().requires_grad_(True)
-        out, _ = module(q, q, q, is_causal=True)
-        (out * upstream).sum().backward()
-        results.append((out, [q.grad] + [p.grad for p in module.parameters()]))
-    assert seen == [(True, True)]
-    (out, grads), (f_out, f_grads) = results
-    torch.testing.assert_close(f_out, out, atol=ATOL, rtol=RTOL)
-    for a, b in zip(f_grads, grads):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=RTOL)

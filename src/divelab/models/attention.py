@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from divelab.scratch.attention import Cache, MultiHeadAttention
-from divelab.scratch.linear import linear
+from divelab.scratch.attention import MultiHeadAttention
 
 
 class FusedMultiHeadAttention(MultiHeadAttention):
@@ -32,22 +31,3 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         if need_weights:
             return super().attend(q, k, v, mask, dropout_p, need_weights)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p), None
-
-    def forward(self, query: Tensor, key: Tensor | None, value: Tensor | None,
-                key_padding_mask: Tensor | None = None, attn_mask: Tensor | None = None,
-                need_weights: bool = False, cache: Cache | None = None, *,
-                average_attn_weights: bool = True, is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
-        """As :meth:`MultiHeadAttention.forward`; plain causal self-attention (``is_causal`` and no
-        other mask, cache or weights) goes to the kernel's own causal path, which needs no mask
-        tensor and skips the blocks above the diagonal (about twice as fast to train on a CPU)."""
-        plain_causal = (is_causal and attn_mask is None and key_padding_mask is None and cache is None
-                        and not need_weights and key is query and value is query and query.dim() == 3
-                        and query.shape[-1] == self.embed_dim)
-        if not plain_causal:
-            return super().forward(query, key, value, key_padding_mask, attn_mask, need_weights, cache,
-                                   average_attn_weights=average_attn_weights, is_causal=is_causal)
-        B, L, E = query.shape
-        q, k, v = self._qkv(query, key, value, None)                     # (B, h, L, d) each
-        heads = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
-                                               is_causal=True)
-        return linear(heads.transpose(1, 2).reshape(B, L, E), self.out_proj.weight, self.out_proj.bias), None
