@@ -163,12 +163,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from divelab import runner
+    from divelab.config import show
 
     if args.help_settings:
         exp = runner.get_experiment(args.name)
         print(f"{exp.name}: {exp.description}\nsettings (--set key=value):")
         for key, value in runner.default_settings(args.name).items():
-            print(f"  {key} = {value!r}")
+            print(f"  {key} = {show(value) if isinstance(value, list) else repr(value)}")  # a list as --set takes it
         return
     result = runner.run(args.name, out=args.out, resume=args.resume, progress=not args.quiet, **_settings(args))
     if result.rank == 0:  # under torchrun, one process prints

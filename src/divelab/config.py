@@ -1,7 +1,14 @@
 """Experiment settings as dataclasses, overridden from ``--set key=value`` with type checks.
 
 Every experiment has a config dataclass derived from :class:`RunConfig`; the fields it
-declares are the only keys ``--set`` accepts, and each value is parsed to the field's type.
+declares are the only keys ``--set`` accepts, and each value is parsed to the field's type:
+int, float, bool, str, a Literal of names, ``X | None``, or a tuple of numbers or names
+(``tuple[int, ...]``), given as ``--set degrees=1,3,19`` (or ``[1,3,19]``), from Python as
+``degrees=(1, 3, 19)`` or a list, and stored in ``config.json`` as a JSON list.
+
+Bounds a value must keep are declared on the field with :func:`setting` and checked by
+:meth:`RunConfig.validate`; an experiment's own ``validate`` keeps only the rules that
+relate several settings.
 """
 
 from __future__ import annotations
@@ -16,6 +23,89 @@ from typing import Any, ClassVar, Literal, TypeVar
 from divelab.errors import UserError
 
 C = TypeVar("C", bound="RunConfig")
+T = TypeVar("T")
+
+_BOUNDS = "divelab.bounds"  # the key of a field's Bounds in its dataclass metadata
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The limits a numeric setting must keep (every value of a tuple setting), and whether
+    a tuple setting's values must differ. ``note`` says what a limit means to the user
+    (``"0 = the whole training set"``) and is shown in the error."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    distinct: bool = False
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.ge is not None and self.gt is not None) or (self.le is not None and self.lt is not None):
+            raise TypeError("give at most one lower (ge or gt) and one upper bound (le or lt)")  # a bug
+
+    def holds(self, value: float) -> bool:
+        """Whether one number is within the limits; NaN never is."""
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def describe(self) -> str:
+        """The limits as the error message says them: ``≥ 1``, ``> 0``, ``in [0, 1)``."""
+        low = f"[{self.ge}" if self.ge is not None else f"({self.gt}" if self.gt is not None else None
+        high = f"{self.le}]" if self.le is not None else f"{self.lt})" if self.lt is not None else None
+        if low and high:
+            return f"in {low}, {high}"
+        if low:
+            return f"≥ {self.ge}" if self.ge is not None else f"> {self.gt}"
+        if high:
+            return f"≤ {self.le}" if self.le is not None else f"< {self.lt}"
+        return ""
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise a UserError naming ``name`` unless ``value`` (a number or a tuple of them) keeps the limits."""
+        note = f" ({self.note})" if self.note else ""
+        if isinstance(value, tuple):
+            if self.distinct and len(set(value)) != len(value):
+                raise UserError(f"{name} lists a value twice: {show(value)}")
+            if self.describe() and not all(self.holds(v) for v in value):
+                raise UserError(f"{name} values must be {self.describe()}{note}, got {show(value)}")
+        elif isinstance(value, (int, float)) and not self.holds(value):
+            raise UserError(f"{name} must be {self.describe()}{note}, got {value}")
+
+
+def setting(default: T, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None, distinct: bool = False, note: str = "") -> T:
+    """A config field with a default and the bounds its value must keep, checked by
+    :meth:`RunConfig.validate`::
+
+        num_steps: int = setting(32, ge=1)
+        momentum: float = setting(0.9, ge=0, lt=1)
+        train_size: int = setting(0, ge=0, note="0 = the whole training set")
+        degrees: tuple[int, ...] = setting((1, 3, 19), ge=0, le=19, distinct=True)
+
+    Bounds are inherited: a subclass that redeclares the field with a new default keeps the
+    bounds of the class above it, unless it gives bounds of its own.
+    """
+    bounds = Bounds(ge=ge, gt=gt, le=le, lt=lt, distinct=distinct, note=note)
+    return dataclasses.field(default=default, metadata={_BOUNDS: bounds})
+
+
+def bounds_of(cls: type, name: str) -> Bounds | None:
+    """The bounds of field ``name`` of config class ``cls``: those of the nearest class in its
+    MRO that declares the field with :func:`setting`."""
+    for klass in cls.__mro__:
+        declared = klass.__dict__.get("__dataclass_fields__", {}).get(name)
+        if declared is not None and _BOUNDS in declared.metadata:
+            return typing.cast(Bounds, declared.metadata[_BOUNDS])
+    return None
+
+
+def show(value: Any) -> str:
+    """A setting's value as it is typed after ``--set key=``: ``1,3,19`` for a tuple."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
 
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 
@@ -38,7 +128,7 @@ class RunConfig:
     min_epochs: ClassVar[int] = 1
 
     epochs: int = 10
-    batch_size: int = 256
+    batch_size: int = setting(256, ge=1)
     lr: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -47,11 +137,14 @@ class RunConfig:
     tensorboard: bool = False
 
     def validate(self) -> None:
-        """Reject values no experiment can use; subclasses extend this."""
+        """Reject values no experiment can use: every field's bounds (:func:`setting`), then
+        the rules below; subclasses extend this with rules that relate several settings."""
+        for f in fields(self):
+            bounds = bounds_of(type(self), f.name)
+            if bounds is not None:
+                bounds.check(f.name, getattr(self, f.name))
         if self.epochs < self.min_epochs:
             raise UserError(f"epochs must be ≥ {self.min_epochs} (--epochs N), got {self.epochs}")
-        if self.batch_size < 1:
-            raise UserError(f"batch_size must be ≥ 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"lr must be a positive number, got {self.lr}")
         if not 0 <= self.seed < 2**63:
@@ -93,22 +186,14 @@ class OptimConfig(RunConfig):
     """
 
     optimizer: OptimizerName = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    momentum: float = setting(0.9, ge=0, lt=1)
+    weight_decay: float = setting(0.0, ge=0)
     schedule: ScheduleName = "constant"
-    gamma: float = 0.1
-    warmup_epochs: float = 1.0
+    gamma: float = setting(0.1, gt=0, le=1)
+    warmup_epochs: float = setting(1.0, ge=0)
 
     def validate(self) -> None:
         super().validate()
-        if not 0 <= self.momentum < 1:
-            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise UserError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
-        if not 0 < self.gamma <= 1:
-            raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
-        if self.warmup_epochs < 0:
-            raise UserError(f"warmup_epochs must be ≥ 0, got {self.warmup_epochs}")
         if self.schedule.startswith("warmup") and self.warmup_epochs > self.epochs:
             raise UserError(f"warmup_epochs ({self.warmup_epochs}) cannot exceed epochs ({self.epochs})")
 
@@ -153,8 +238,51 @@ def parse_list(name: str, text: str, kind: type = float, distinct: bool = True) 
     return values
 
 
+def _tuple_item(kind: Any) -> Any:
+    """The item type of ``tuple[X, ...]``, or None for any other type."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _example(item: Any) -> str:
+    """A list of ``item`` values to show in an error: what a good setting looks like."""
+    if typing.get_origin(item) is Literal:
+        return ",".join(map(str, typing.get_args(item)[:2]))
+    return "1,3,19" if item is int else "0,0.1,3"
+
+
+def _parse_tuple(name: str, text: str, item: Any) -> tuple[Any, ...]:
+    """``"1,3,19"`` or ``"[1, 3, 19]"`` → ``(1, 3, 19)``: at least one value, each parsed as ``item``."""
+    inner = text.strip()
+    if len(inner) >= 2 and (inner[0], inner[-1]) in (("[", "]"), ("(", ")")):
+        inner = inner[1:-1]
+    parts = [part.strip() for part in inner.split(",") if part.strip()]
+    if not parts:
+        raise UserError(f"{name} must list at least one value, e.g. {_example(item)}; got {text!r}")
+    if typing.get_origin(item) is Literal:
+        choices = typing.get_args(item)
+        unknown = [part for part in parts if part not in choices]
+        if unknown:
+            raise UserError(f"{name} must list some of {', '.join(map(str, choices))}; got {text!r}")
+        return tuple(parts)
+    try:
+        values = tuple(item(part) for part in parts)
+    except ValueError:
+        raise UserError(f"{name} must be a comma-separated list of {_describe(item)}s, e.g. "
+                        f"{_example(item)}; got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"{name} must list finite numbers, got {text!r}")
+    return values
+
+
 def _parse_value(name: str, text: str, kind: Any) -> Any:
-    """Parse ``text`` as the annotated type ``kind`` (int, float, bool, str, Literal, X | None)."""
+    """Parse ``text`` as the annotated type ``kind`` (int, float, bool, str, Literal, X | None,
+    ``tuple[X, ...]`` of int, float or a Literal)."""
+    item = _tuple_item(kind)
+    if item in (int, float) or typing.get_origin(item) is Literal:
+        return _parse_tuple(name, text, item)
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(kind)
@@ -204,19 +332,33 @@ def build_config(cls: type[C], overrides: dict[str, Any]) -> C:
     Values that are not strings (from the Python API) are checked against the field type.
     """
     types_ = field_types(cls)
-    values: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key not in types_:
-            known = ", ".join(sorted(types_))
-            raise UserError(f"unknown setting {key!r} for this experiment; known settings: {known}")
-        values[key] = _parse_value(key, value, types_[key]) if isinstance(value, str) else _check(key, value, types_[key])
+    values = {key: _value(key, value, types_) for key, value in overrides.items()}
     config = cls(**values)
     config.validate()
     return config
 
 
+def parse_setting(cls: type[RunConfig], key: str, value: Any) -> Any:
+    """One setting of ``cls`` as its field holds it: ``value`` is parsed (a string) or checked
+    (a Python value, or a JSON one read back from config.json: a list for a tuple)."""
+    return _value(key, value, field_types(cls))
+
+
+def _value(key: str, value: Any, types_: dict[str, Any]) -> Any:
+    if key not in types_:
+        known = ", ".join(sorted(types_))
+        raise UserError(f"unknown setting {key!r} for this experiment; known settings: {known}")
+    return _parse_value(key, value, types_[key]) if isinstance(value, str) else _check(key, value, types_[key])
+
+
 def _check(name: str, value: Any, kind: Any) -> Any:
-    """Type-check a Python value from the API by round-tripping it through the parser."""
+    """Type-check a Python value from the API by round-tripping it through the parser; a
+    tuple setting takes a tuple or list, each item checked as the item type."""
+    item = _tuple_item(kind)
+    if item is not None and isinstance(value, (tuple, list)):
+        if not value:
+            raise UserError(f"{name} must list at least one value, e.g. {_example(item)}; got {value!r}")
+        return tuple(_check(name, v, item) for v in value)
     if value is None:
         if _allows(kind, type(None)):
             return None
@@ -236,5 +378,7 @@ def _describe(kind: Any) -> str:
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:
-    """Plain JSON-ready dict of a config."""
-    return dataclasses.asdict(config)
+    """Plain JSON-ready dict of a config: tuples become lists, as JSON reads them back
+    (:func:`parse_setting` turns them into tuples again)."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(config).items()}

@@ -14,7 +14,6 @@ files. Same experiment, same settings, one process or many.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import errno
 import json
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 from divelab import files, lock, machine, rundir
-from divelab.config import RunConfig, build_config, to_dict
+from divelab.config import RunConfig, build_config, parse_setting, to_dict
 from divelab.errors import CheckpointError, UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments import EXPERIMENTS
@@ -109,7 +108,7 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
     saved = meta["config"]
     config = build_config(exp.config, {**saved, **overrides})
     for key in overrides:
-        if key not in config.resumable() and getattr(config, key) != saved.get(key):
+        if key not in config.resumable() and getattr(config, key) != _saved_value(exp, saved, key):
             scheduled = key == "epochs" and _scheduled(config, state)
             why = " (its learning-rate schedule is planned over the whole run)" if scheduled else ""
             raise UserError(f"cannot change {key} when resuming{why}; the run used {saved.get(key)!r}. "
@@ -118,6 +117,17 @@ def _resumed_config(exp: Experiment, out_dir: Path, overrides: dict[str, Any]) -
     if config.epochs < done:
         raise UserError(f"the run in {out_dir} has done {done} epochs; --epochs {config.epochs} cannot undo them")
     return config
+
+
+def _saved_value(exp: Experiment, saved: dict[str, Any], key: str) -> Any:
+    """Setting ``key`` of a checkpoint's config as the field holds it (a JSON list read back as a
+    tuple; a run saved before a list setting became a tuple holds it as text), None if absent."""
+    if key not in saved:
+        return None
+    try:
+        return parse_setting(exp.config, key, saved[key])
+    except UserError:  # a value this version no longer accepts: it differs from any it accepts
+        return saved[key]
 
 
 def _scheduled(config: RunConfig, state: dict[str, Any]) -> bool:
@@ -337,5 +347,5 @@ def _read_object(path: Path) -> Any:
 
 
 def default_settings(name: str) -> dict[str, Any]:
-    """The default config of experiment ``name`` as a dict."""
-    return dataclasses.asdict(get_experiment(name).config())
+    """The default config of experiment ``name`` as a dict, as config.json holds it (tuples as lists)."""
+    return to_dict(get_experiment(name).config())

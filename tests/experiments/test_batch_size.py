@@ -10,7 +10,8 @@ import pytest
 
 import divelab
 from divelab.errors import UserError
-from divelab.experiments.batch_size import parse_batch_sizes
+from divelab.config import build_config
+from divelab.experiments.batch_size import BatchSizeConfig
 
 N_TRAIN = 512  # size of the fake training set (tests/conftest.py)
 
@@ -21,7 +22,7 @@ def _records(out: Path, name: str) -> list[dict]:
 
 def test_one_row_per_batch_size_with_timing_and_accuracy(fake_data, tmp_path):
     out = tmp_path / "bs"
-    summary = divelab.run("batch-size", epochs=1, batch_sizes="64,8", out=out, progress=False).summary
+    summary = divelab.run("batch-size", epochs=1, batch_sizes=(64, 8), out=out, progress=False).summary
     rows = summary["rows"]
     assert [r["batch_size"] for r in rows] == [8, 64]  # sorted ascending
     for row in rows:
@@ -71,5 +72,7 @@ def test_the_single_batch_size_setting_is_refused(tmp_path):
         divelab.run("batch-size", batch_size=64, out=tmp_path / "bs", progress=False)
 
 
-def test_parse_batch_sizes_sorts_and_ignores_spaces():
-    assert parse_batch_sizes(" 256,16 ,64") == [16, 64, 256]
+def test_batch_sizes_are_sorted_and_spaces_ignored():
+    config = build_config(BatchSizeConfig, {"batch_sizes": " 256,16 ,64"})
+    assert config.batch_sizes == (256, 16, 64) and config.batch_size_list == [16, 64, 256]
+    assert build_config(BatchSizeConfig, {"batch_sizes": [64, 8]}).batch_size_list == [8, 64]

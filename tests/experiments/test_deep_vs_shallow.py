@@ -8,7 +8,7 @@ import pytest
 import divelab
 from divelab.errors import UserError
 
-SMALL = {"epochs": 2, "depths": "2,1", "restarts": 2, "budget": 40, "points": 64, "largest_m": 4}
+SMALL = {"epochs": 2, "depths": (2, 1), "restarts": 2, "budget": 40, "points": 64, "largest_m": 4}
 
 
 def test_a_sub_run_per_depth_and_restart_and_the_best_restart_reported(tmp_path):
@@ -30,7 +30,7 @@ def test_a_sub_run_per_depth_and_restart_and_the_best_restart_reported(tmp_path)
         assert (tmp_path / "dvs" / f"{name}.png").is_file()
 
 
-@pytest.mark.parametrize("settings, message", [({"budget": 10, "depths": "1,6"}, "budget"),
+@pytest.mark.parametrize("settings, message", [({"budget": 10, "depths": (1, 6)}, "budget"),
                                                ({"compositions": 0}, "compositions"),
                                                ({"depths": "0,1"}, "depths"),
                                                ({"restarts": 0}, "restarts")])

@@ -128,7 +128,7 @@ def test_split_sizes_cap_to_the_images_there_are():
 @pytest.mark.parametrize("setting", [{"models": 0}, {"val_size": 5}, {"train_size": -1}, {"min_features": 0},
                                      {"min_features": 64, "max_features": 32}, {"max_features": 8192},
                                      {"min_lambda": 0}, {"min_lambda": 2.0, "max_lambda": 1.0},
-                                     {"n_list": "1,0"}, {"n_list": "1,x"}])
+                                     {"n_list": "1,0"}, {"n_list": "1,x"}, {"n_list": (5, 5)}])
 def test_bad_settings_are_refused(setting, tmp_path):
     with pytest.raises(UserError):
         divelab.run("model-selection", out=tmp_path / "run", progress=False, **setting)
@@ -154,7 +154,7 @@ def _write_hard_fake(directory: Path, seed: int = 0) -> Path:
 
 def test_a_short_run_selects_the_best_validation_score(tmp_path):
     data = _write_hard_fake(tmp_path / "hard")
-    result = divelab.run("model-selection", data_dir=str(data), models=60, n_list="1,5,20,100",
+    result = divelab.run("model-selection", data_dir=str(data), models=60, n_list=(1, 5, 20, 100),
                          out=tmp_path / "run", progress=False, **SMALL)
     s = result.summary
     assert (s["models_compared"], s["train_size"], s["val_size"], s["test_size"]) == (60, 384, 128, 256)

@@ -10,7 +10,7 @@ from divelab.errors import UserError
 
 
 def test_optimizers_reports_landscapes_twins_and_fashion(fake_data, tmp_path):
-    summary = divelab.run("optimizers", epochs=1, optimizers="sgd,adam,adamw", out=tmp_path / "o",
+    summary = divelab.run("optimizers", epochs=1, optimizers=("sgd", "adam", "adamw"), out=tmp_path / "o",
                           progress=False).summary
     assert summary["twin_max_diff"] < 1e-12  # scratch and torch.optim walk the same paths
     rows = summary["steps_to_threshold"]
@@ -35,7 +35,7 @@ def test_optimizers_rejects_bad_settings(settings, message, tmp_path):
 
 
 def test_lr_schedules_scratch_and_torch_agree_and_train(fake_data, tmp_path):
-    result = divelab.run("lr-schedules", epochs=2, schedules="constant,cosine,warmup_linear", warmup_epochs=1,
+    result = divelab.run("lr-schedules", epochs=2, schedules=["constant", "cosine", "warmup_linear"], warmup_epochs=1,
                          out=tmp_path / "s", progress=False)
     assert result.summary["twin_max_rel_diff"] < 1e-12
     assert {"test_acc_constant", "test_acc_cosine", "test_acc_warmup_linear"} <= result.summary.keys()

@@ -10,7 +10,7 @@ import pytest
 import divelab
 from divelab.errors import UserError
 
-SMALL = {"epochs": 2, "depths": "4,2", "width": 8, "batch_size": 64}
+SMALL = {"epochs": 2, "depths": (4, 2), "width": 8, "batch_size": 64}
 
 
 def test_four_sub_runs_and_a_summary_of_their_last_epochs(fake_data, tmp_path):

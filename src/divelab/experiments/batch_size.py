@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 
-from divelab.config import FashionConfig, parse_list
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -47,14 +47,6 @@ from divelab.train import evaluate
 
 EVAL_BATCH = 1024  # evaluation batches, the same for every batch size (evaluation is not timed anyway)
 HIDDEN = 256
-
-
-def parse_batch_sizes(text: str) -> list[int]:
-    """``"16, 64,256"`` → ``[16, 64, 256]``: distinct positive integers, sorted ascending."""
-    sizes = parse_list("batch_sizes", text, int)
-    if min(sizes) < 1:
-        raise UserError(f"batch sizes must be positive integers, got {text!r}")
-    return sorted(sizes)
 
 
 @dataclass
@@ -69,7 +61,7 @@ class BatchSizeConfig(FashionConfig):
     """
 
     epochs: int = 5
-    batch_sizes: str = "16,64,256,1024,4096"
+    batch_sizes: tuple[int, ...] = setting((16, 64, 256, 1024, 4096), ge=1, distinct=True)
 
     def validate(self) -> None:
         super().validate()
@@ -78,11 +70,11 @@ class BatchSizeConfig(FashionConfig):
         if self.batch_size != FashionConfig.batch_size:
             raise UserError(f"batch-size trains every size in batch_sizes and ignores batch_size "
                             f"(got {self.batch_size}); use --set batch_sizes={self.batch_size} instead")
-        parse_batch_sizes(self.batch_sizes)
 
     @property
     def batch_size_list(self) -> list[int]:
-        return parse_batch_sizes(self.batch_sizes)
+        """The batch sizes, smallest first."""
+        return sorted(self.batch_sizes)
 
 
 def _train_one(cfg: BatchSizeConfig, ctx: RunContext, batch_size: int, images: torch.Tensor, labels: torch.Tensor,

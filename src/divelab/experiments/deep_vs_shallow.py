@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.analysis.pieces import count_pieces, midpoint_grid
-from divelab.config import OptimConfig, OptimizerName, ScheduleName, parse_list
+from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data import TensorLoader
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -65,27 +65,16 @@ class DeepVsShallowConfig(OptimConfig):
     lr: float = 0.01
     optimizer: OptimizerName = "adam"
     schedule: ScheduleName = "cosine"
-    compositions: int = 3
+    compositions: int = setting(3, ge=1, le=12, note="m of the sawtooth Tᵐ")
     budget: int = 100
-    depths: str = "1,2,3,4,6"
-    restarts: int = 3
-    points: int = 2048
-    largest_m: int = 10
+    depths: tuple[int, ...] = setting((1, 2, 3, 4, 6), ge=1, distinct=True, note="hidden-layer counts")
+    restarts: int = setting(3, ge=1)
+    points: int = setting(2048, ge=2)
+    largest_m: int = setting(10, ge=1, le=12, note="2¹⁷ grid points count 2^m pieces")
 
     def validate(self) -> None:
         super().validate()
-        if not 1 <= self.compositions <= 12:
-            raise UserError(f"compositions (m of the sawtooth Tᵐ) must be in 1 … 12, got {self.compositions}")
-        if not 1 <= self.largest_m <= 12:
-            raise UserError(f"largest_m must be in 1 … 12 (2¹⁷ grid points count 2^m pieces), got {self.largest_m}")
-        if self.restarts < 1:
-            raise UserError(f"restarts must be ≥ 1, got {self.restarts}")
-        if self.points < 2:
-            raise UserError(f"points must be ≥ 2, got {self.points}")
-        depths = self.depth_list
-        if not depths or min(depths) < 1:
-            raise UserError(f"depths must be hidden-layer counts ≥ 1, e.g. 1,2,3; got {self.depths!r}")
-        for depth in depths:
+        for depth in self.depths:
             try:
                 width_for(depth, self.budget)
             except ValueError as exc:
@@ -93,7 +82,8 @@ class DeepVsShallowConfig(OptimConfig):
 
     @property
     def depth_list(self) -> list[int]:
-        return sorted(parse_list("depths", self.depths, int))
+        """The depths, shallowest first."""
+        return sorted(self.depths)
 
 
 def constructions(largest_m: int) -> list[dict[str, Any]]:

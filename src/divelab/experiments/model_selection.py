@@ -69,7 +69,7 @@ from torch import Tensor
 
 from divelab.analysis.selection import (best_of_subset_weights, expected_max_binomial, expected_max_empirical,
                                         weighted_quantile)
-from divelab.config import FashionConfig, parse_list
+from divelab.config import FashionConfig, setting
 from divelab.data import fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -93,10 +93,10 @@ class ModelSelectionConfig(FashionConfig):
     """
 
     epochs: int = 1
-    models: int = 1000
-    train_size: int = 2000
-    val_size: int = 300
-    n_list: str = "1,2,5,10,20,50,100,200,500,1000"
+    models: int = setting(1000, ge=1)
+    train_size: int = setting(2000, ge=0, note="0 = all the rest")
+    val_size: int = setting(300, ge=MIN_VAL)
+    n_list: tuple[int, ...] = setting((1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), ge=1, distinct=True)
     min_features: int = 32
     max_features: int = 512
     bank: int = 4096
@@ -105,23 +105,16 @@ class ModelSelectionConfig(FashionConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.models < 1:
-            raise UserError(f"models must be ≥ 1, got {self.models}")
-        if self.train_size < 0 or self.val_size < MIN_VAL:
-            raise UserError(f"train_size must be ≥ 0 (0 = all the rest) and val_size ≥ {MIN_VAL}; "
-                            f"got {self.train_size} and {self.val_size}")
         if not 1 <= self.min_features <= self.max_features <= self.bank:
             raise UserError("need 1 ≤ min_features ≤ max_features ≤ bank; got "
                             f"{self.min_features}, {self.max_features}, {self.bank}")
         if not 0 < self.min_lambda <= self.max_lambda < math.inf:
             raise UserError(f"need 0 < min_lambda ≤ max_lambda; got {self.min_lambda}, {self.max_lambda}")
-        if any(n < 1 for n in parse_list("n_list", self.n_list, int)):
-            raise UserError(f"n_list values must be ≥ 1, got {self.n_list!r}")
 
     @property
     def sizes_n(self) -> list[int]:
         """The N of the table: ``n_list`` up to ``models``, and ``models``."""
-        return sorted({n for n in parse_list("n_list", self.n_list, int) if n < self.models} | {self.models})
+        return sorted({n for n in self.n_list if n < self.models} | {self.models})
 
 
 # ---- the pool of random-features models ----------------------------------------------------

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from divelab.analysis import landscapes
 from divelab.analysis.landscapes import LANDSCAPES, Landscape, Trajectory
 from divelab.config import (FashionConfig, FashionOptimConfig, OptimConfig, OptimizerName, ScheduleName,
-                             parse_list)
+                             parse_list, setting)
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -30,7 +30,6 @@ from divelab.report.figures import new_figure
 from divelab.train.optim import build_optimizer, build_schedule
 
 OPTIMIZER_NAMES: tuple[str, ...] = get_args(OptimizerName)
-SCHEDULE_NAMES: tuple[str, ...] = get_args(ScheduleName)
 
 # Learning rate of each optimiser on each landscape: the one of 0.0003, 0.001, 0.002, 0.003,
 # 0.01, 0.03, 0.1, 0.3, 1 that reaches the threshold (to stay) in the fewest steps.
@@ -41,16 +40,6 @@ LANDSCAPE_LRS: dict[str, dict[str, float]] = {
     "saddle": {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.3, "adagrad": 1.0, "rmsprop": 0.1, "adam": 0.1},
 }
 TWIN_STEPS = 100  # steps over which scratch and torch.optim paths are compared
-
-
-def _parse_names(setting: str, text: str, allowed: tuple[str, ...]) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in allowed]
-    if not names or unknown:
-        raise UserError(f"{setting} must list some of {', '.join(allowed)}; got {text!r}")
-    if len(set(names)) != len(names):
-        raise UserError(f"{setting} lists a name twice: {text!r}")
-    return names
 
 
 def _parse_lrs(text: str) -> dict[str, float]:
@@ -114,13 +103,13 @@ class OptimizersConfig(FashionConfig):
 
     epochs: int = 5
     batch_size: int = 128
-    optimizers: str = "sgd,momentum,nesterov,adagrad,rmsprop,adam,adamw"
+    optimizers: tuple[OptimizerName, ...] = setting(
+        ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"), distinct=True)
     lrs: str = "sgd=0.1,momentum=0.01,nesterov=0.01,adagrad=0.01,rmsprop=0.001,adam=0.001,adamw=0.001"
 
     def validate(self) -> None:
         super().validate()
-        names = _parse_names("optimizers", self.optimizers, OPTIMIZER_NAMES)
-        missing = [n for n in names if n not in _parse_lrs(self.lrs)]
+        missing = [n for n in self.optimizers if n not in _parse_lrs(self.lrs)]
         if missing:
             raise UserError(f"lrs gives no learning rate for {', '.join(missing)}; add e.g. {missing[0]}=0.01")
 
@@ -161,7 +150,7 @@ def _paths_figure(ctx: RunContext, paths: dict[str, dict[str, Trajectory]]) -> N
 
 
 def optimizers(cfg: OptimizersConfig, ctx: RunContext) -> dict[str, Any]:
-    names = _parse_names("optimizers", cfg.optimizers, OPTIMIZER_NAMES)
+    names = cfg.optimizers
     lrs = _parse_lrs(cfg.lrs)
     data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
 
@@ -200,11 +189,11 @@ class SchedulesConfig(FashionOptimConfig):
     batch_size: int = 128
     lr: float = 0.1
     optimizer: OptimizerName = "momentum"
-    schedules: str = "constant,step,exponential,cosine,warmup_cosine,warmup_linear"
+    schedules: tuple[ScheduleName, ...] = setting(
+        ("constant", "step", "exponential", "cosine", "warmup_cosine", "warmup_linear"), distinct=True)
 
     def validate(self) -> None:
         super().validate()
-        _parse_names("schedules", self.schedules, SCHEDULE_NAMES)
         if self.schedule != "constant":
             raise UserError("lr-schedules compares the schedules named in `schedules`; "
                             "set those (e.g. --set schedules=constant,cosine) instead of `schedule`")
@@ -244,7 +233,7 @@ def _schedules_figure(ctx: RunContext, sequences: dict[str, tuple[list[float], l
 
 
 def lr_schedules(cfg: SchedulesConfig, ctx: RunContext) -> dict[str, Any]:
-    names = _parse_names("schedules", cfg.schedules, SCHEDULE_NAMES)
+    names = cfg.schedules
     data, train, test = fashion_mnist.loaders(cfg.batch_size, cfg.seed, ctx.device, cfg.data_dir)
     configs = {n: dataclasses.replace(cfg, schedule=n) for n in names}
     sequences = {n: (lr_sequence(c, len(train), scratch=True), lr_sequence(c, len(train), scratch=False))

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName, parse_list
+from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName, setting, show
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -53,20 +53,15 @@ class TrainingGuideConfig(FashionOptimConfig):
     lr: float = 0.1
     optimizer: OptimizerName = "momentum"
     schedule: ScheduleName = "cosine"
-    width: int = 64
-    depths: str = "20,56"
-    train_size: int = 0
+    width: int = setting(64, ge=1)
+    depths: tuple[int, ...] = setting((20, 56), distinct=True)
+    train_size: int = setting(0, ge=0, note="0 = all training images")
 
     def validate(self) -> None:
         super().validate()
-        if self.width < 1:
-            raise UserError(f"width must be ≥ 1, got {self.width}")
-        if self.train_size < 0:
-            raise UserError(f"train_size must be ≥ 0 (0 = all training images), got {self.train_size}")
-        depths = self.depth_list
-        if len(depths) < 2:
-            raise UserError(f"depths needs at least two depths to compare, e.g. 20,56; got {self.depths!r}")
-        for depth in depths:
+        if len(self.depths) < 2:
+            raise UserError(f"depths needs at least two depths to compare, e.g. 20,56; got {show(self.depths)}")
+        for depth in self.depths:
             try:
                 mlp_blocks(depth)
             except ValueError as exc:
@@ -74,7 +69,8 @@ class TrainingGuideConfig(FashionOptimConfig):
 
     @property
     def depth_list(self) -> list[int]:
-        return sorted(parse_list("depths", self.depths, int))
+        """The depths, shallowest first."""
+        return sorted(self.depths)
 
 
 def build(kind: str, depth: int, cfg: TrainingGuideConfig) -> PlainResidualMLP:

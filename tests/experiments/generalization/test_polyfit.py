@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import divelab
@@ -30,3 +32,20 @@ def test_polyfit_underfits_fits_and_overfits(tmp_path):
 def test_polyfit_rejects_bad_degree_lists(degrees, tmp_path):
     with pytest.raises(UserError, match="degrees"):
         run("polyfit", tmp_path, degrees=degrees)
+
+
+def test_config_json_lists_the_degrees_and_a_resumed_run_compares_them_as_values(tmp_path):
+    out = tmp_path / "polyfit"
+    run("polyfit", tmp_path, epochs=2, num_test=50, degrees=(1, 3))
+    assert json.loads((out / "config.json").read_text())["settings"]["degrees"] == [1, 3]
+    state = out / "checkpoint" / "degree-1" / "state.json"
+    assert json.loads(state.read_text())["state"]["meta"]["config"]["degrees"] == [1, 3]
+    divelab.run("polyfit", out=out, resume=True, progress=False, epochs=3, degrees="1,3")  # the same, as text
+    with pytest.raises(UserError, match="cannot change degrees when resuming"):
+        divelab.run("polyfit", out=out, resume=True, progress=False, epochs=4, degrees=[1, 4])
+    # a run recorded before degrees was a tuple holds the text: it is the same setting
+    for path in (out / "checkpoint").glob("*/state.json"):
+        doc = json.loads(path.read_text())
+        doc["state"]["meta"]["config"]["degrees"] = "1,3"
+        path.write_text(json.dumps(doc))
+    divelab.run("polyfit", out=out, resume=True, progress=False, epochs=4, degrees=(1, 3))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from divelab.config import RunConfig, parse_list
+from divelab.config import RunConfig, setting, show
 from divelab.data.polynomial import polynomial_data, polynomial_features
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -33,31 +33,26 @@ class CapacityConfig(RunConfig):
     """
 
     num_train: int = 20
-    num_test: int = 1000
-    noise: float = 0.1
+    num_test: int = setting(1000, ge=1)
+    noise: float = setting(0.1, ge=0)
     max_degree: int = 10
-    repeats: int = 10
-    size_degree: int = 6  # the fixed model of the training-set-size sweep
-    sizes: str = "8,10,15,20,30,50,100,200,500,1000"
+    repeats: int = setting(10, ge=1)
+    size_degree: int = setting(6, ge=0, le=MAX_DEGREE)  # the fixed model of the training-set-size sweep
+    sizes: tuple[int, ...] = setting((8, 10, 15, 20, 30, 50, 100, 200, 500, 1000), distinct=True)
 
     def validate(self) -> None:
         super().validate()
-        if self.num_test < 1 or self.repeats < 1:
-            raise UserError("num_test and repeats must be ≥ 1")
         if not 0 <= self.max_degree < min(self.num_train, MAX_DEGREE + 1):
             raise UserError(f"max_degree must be at most num_train − 1 = {self.num_train - 1} (so that every fit is "
                             f"determined by the data) and at most {MAX_DEGREE}; got {self.max_degree}")
-        if self.noise < 0:
-            raise UserError(f"noise must be ≥ 0, got {self.noise}")
-        if not 0 <= self.size_degree <= MAX_DEGREE:
-            raise UserError(f"size_degree must be between 0 and {MAX_DEGREE}, got {self.size_degree}")
-        if min(self.size_list) <= self.size_degree:
+        if min(self.sizes) <= self.size_degree:
             raise UserError(f"every size must exceed size_degree = {self.size_degree} (a degree-d polynomial has "
-                            f"d + 1 coefficients); got sizes {self.sizes!r}")
+                            f"d + 1 coefficients); got sizes {show(self.sizes)}")
 
     @property
     def size_list(self) -> list[int]:
-        return sorted(parse_list("sizes", self.sizes, int))
+        """The training-set sizes, smallest first."""
+        return sorted(self.sizes)
 
 
 def least_squares(features: Tensor, y: Tensor) -> Tensor:

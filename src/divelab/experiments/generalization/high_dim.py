@@ -12,10 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import RunConfig, parse_list
+from divelab.config import RunConfig, setting
 from divelab.data import TensorLoader
 from divelab.data.synthetic import linear_data
-from divelab.errors import UserError
 from divelab.experiment import RunContext
 from divelab.experiments.generalization.common import EVAL_BATCH, announce, data_loss, fit_quietly
 from divelab.models.linear import LinearRegression
@@ -35,25 +34,12 @@ class HighDimConfig(RunConfig):
     epochs: int = 100
     batch_size: int = 5
     lr: float = 0.003
-    num_inputs: int = 200
-    num_train: int = 20
-    num_test: int = 100
-    noise: float = 0.01
-    init_std: float = 1.0
-    lambdas: str = "0,0.1,0.3,1,3,10,30,100"
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_inputs < 1 or self.num_train < 1 or self.num_test < 1:
-            raise UserError("num_inputs, num_train and num_test must be ≥ 1")
-        if self.noise < 0 or self.init_std < 0:
-            raise UserError("noise and init_std must be ≥ 0")
-        if any(lam < 0 for lam in self.lambda_list):
-            raise UserError(f"weight decay λ must be ≥ 0, got lambdas={self.lambdas!r}")
-
-    @property
-    def lambda_list(self) -> list[float]:
-        return parse_list("lambdas", self.lambdas, float)
+    num_inputs: int = setting(200, ge=1)
+    num_train: int = setting(20, ge=1)
+    num_test: int = setting(100, ge=1)
+    noise: float = setting(0.01, ge=0)
+    init_std: float = setting(1.0, ge=0)
+    lambdas: tuple[float, ...] = setting((0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0), ge=0, distinct=True)
 
 
 def high_dim_data(cfg: HighDimConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -57,7 +57,7 @@ def kfold(cfg: KFoldConfig, ctx: RunContext) -> dict[str, Any]:
     w0, b0 = (t.to(ctx.device) for t in initial_weights(cfg))
     seed = cfg.seed if cfg.shuffle else None
     folds = kfold_indices(cfg.num_train, cfg.folds, shuffle=cfg.shuffle, seed=seed)
-    lambdas = cfg.lambda_list
+    lambdas = list(cfg.lambdas)
     scores = np.zeros((len(lambdas), cfg.folds))  # validation loss of each candidate on each fold
     for i, lam in enumerate(lambdas):
         for j, (train_idx, val_idx) in enumerate(folds):

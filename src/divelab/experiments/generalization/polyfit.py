@@ -12,10 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from divelab.config import RunConfig, parse_list
+from divelab.config import RunConfig, setting
 from divelab.data import TensorLoader
 from divelab.data.polynomial import CUBIC, polynomial_data, polynomial_features
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.generalization.common import EVAL_BATCH, MAX_DEGREE, announce, data_loss, fit_quietly
 from divelab.report.figures import new_figure
@@ -36,26 +35,12 @@ class PolyFitConfig(RunConfig):
     epochs: int = 400
     batch_size: int = 10
     lr: float = 0.05
-    momentum: float = 0.9
-    num_train: int = 20
-    num_test: int = 1000
-    noise: float = 0.1
-    degrees: str = "1,3,19"  # polynomial degrees: degree d uses the d + 1 features x^0/0! … x^d/d!
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_train < 1 or self.num_test < 1:
-            raise UserError("num_train and num_test must be ≥ 1")
-        if self.noise < 0:
-            raise UserError(f"noise must be ≥ 0, got {self.noise}")
-        if not 0 <= self.momentum < 1:
-            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not all(0 <= d <= MAX_DEGREE for d in self.degree_list):
-            raise UserError(f"degrees must be between 0 and {MAX_DEGREE}, got {self.degrees!r}")
-
-    @property
-    def degree_list(self) -> list[int]:
-        return parse_list("degrees", self.degrees, int)
+    momentum: float = setting(0.9, ge=0, lt=1)
+    num_train: int = setting(20, ge=1)
+    num_test: int = setting(1000, ge=1)
+    noise: float = setting(0.1, ge=0)
+    # polynomial degrees: degree d uses the d + 1 features x^0/0! … x^d/d!
+    degrees: tuple[int, ...] = setting((1, 3, 19), ge=0, le=MAX_DEGREE, distinct=True)
 
 
 def polynomial_model(num_features: int) -> nn.Module:
@@ -66,7 +51,7 @@ def polynomial_model(num_features: int) -> nn.Module:
 
 
 def polyfit(cfg: PolyFitConfig, ctx: RunContext) -> dict[str, Any]:
-    degrees = cfg.degree_list
+    degrees = cfg.degrees
     num_features = max(max(degrees) + 1, len(CUBIC))
     x, features, y = polynomial_data(cfg.num_train + cfg.num_test, num_features, noise=cfg.noise, seed=cfg.seed)
     n = cfg.num_train

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from divelab.config import show
 from divelab.data import TensorLoader
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -27,8 +28,8 @@ class WeightDecayConfig(HighDimConfig):
 
     def validate(self) -> None:
         super().validate()
-        if 0.0 not in self.lambda_list:
-            raise UserError(f"lambdas must include 0, the baseline without weight decay; got {self.lambdas!r}")
+        if 0.0 not in self.lambdas:
+            raise UserError(f"lambdas must include 0, the baseline without weight decay; got {show(self.lambdas)}")
 
 
 def weight_decay(cfg: WeightDecayConfig, ctx: RunContext) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def weight_decay(cfg: WeightDecayConfig, ctx: RunContext) -> dict[str, Any]:
     X, y, X_test, y_test = high_dim_data(cfg)
     test = TensorLoader(X_test, y_test, batch_size=EVAL_BATCH, device=ctx.device)
     w0, b0 = (t.to(ctx.device) for t in initial_weights(cfg))
-    lambdas = cfg.lambda_list
+    lambdas = list(cfg.lambdas)
     results: dict[str, list[float]] = {key: [] for key in
                                        ("train_loss_scratch", "test_loss_scratch", "train_loss_library",
                                         "test_loss_library", "weight_norm_scratch")}
