@@ -72,6 +72,7 @@ def main() -> None:
             get_experiment(name)  # a misspelt name fails before anything runs
             report[name] = verdict(runs(name, args.seeds, args.metric, settings, Path(tmp)),
                                    args.tolerance, args.floor)
+            log(f"{name}: {json.dumps(report[name])}")  # kept on stderr should a later experiment not finish
     print(json.dumps(report, indent=2))
 
 

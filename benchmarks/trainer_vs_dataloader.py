@@ -25,7 +25,10 @@ LeNet-5 (sigmoid, average pooling, Xavier init) with SGD lr 0.9. The loss is
     To interleave it with the other sides, one trainer is kept and ``fit()`` is called once
     per epoch with ``trainer.epochs`` raised by one each time; an epoch's time is the wall
     time around that ``fit()`` call (the trainer's own cumulative ``seconds`` are reported
-    too, as a cross-check).
+    too, as a cross-check). Its precision is ``--precision``, by default ``auto`` resolved as
+    ``divelab run MODEL`` resolves it (bf16 only for an experiment opted in, on a device that
+    computes bf16 in hardware); the JSON's ``divelab_precision`` says which and why. The other
+    sides are the course's, in fp32.
 
 After ``--warmup`` uncounted epochs, ``--epochs`` epochs are timed, the sides alternating
 epoch by epoch (baseline, tensor_loop, divelab, then tensor_loop, divelab, baseline, …) so
@@ -74,7 +77,9 @@ from divelab.data import fashion_mnist
 from divelab.data.loader import TensorLoader
 from divelab.models import MLP
 from divelab.models.lenet import LeNet
+from divelab.runner import get_experiment
 from divelab.train import Trainer, evaluate
+from divelab.train.precision import choose
 
 SEED = 0
 # name: (model builder, description, learning rate, target ratio)
@@ -99,6 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-workers", type=int, default=4, help="DataLoader workers of the baseline (default 4)")
     parser.add_argument("--batch-size", type=int, default=256, help="batch size of every side (default 256)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default cpu)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="the divelab side's precision (default auto: what `divelab run MODEL` would use)")
     parser.add_argument("--data-dir", default=None,
                         help="Fashion-MNIST directory (default: divelab's usual lookup)")
     args = parser.parse_args(argv)
@@ -173,12 +180,12 @@ def tensor_loop_side(train: TensorLoader, model: str, device: torch.device) -> t
     return (lambda epoch: plain_epoch(net, train.batches(epoch), optimizer, device)), net
 
 
-def divelab_side(train: TensorLoader, model: str, device: torch.device) -> tuple[EpochFn, Trainer]:
+def divelab_side(train: TensorLoader, model: str, device: torch.device, precision: str) -> tuple[EpochFn, Trainer]:
     """One epoch = one more ``fit()`` of a trainer whose ``epochs`` grows by one each call."""
     net, optimizer = new_model(model, device)
     if model == "lenet":  # what divelab's train_classifier does with a convolutional network
         net = net.to(memory_format=torch.channels_last)
-    trainer = Trainer(net, F.cross_entropy, optimizer, train, epochs=0, progress=False)
+    trainer = Trainer(net, F.cross_entropy, optimizer, train, epochs=0, progress=False, precision=precision)
 
     def epoch_fn(epoch: int) -> float:
         trainer.epochs = epoch
@@ -288,15 +295,18 @@ def main(argv: list[str] | None = None) -> None:
     log(f"Fashion-MNIST from {data.source}; {len(data.train_images)} training images, device {device}, "
         f"{torch.get_num_threads()} threads, {args.num_workers} DataLoader workers "
         f"on {len(os.sched_getaffinity(0))} CPUs, restarted every epoch")
-    divelab_fn, trainer = divelab_side(train, args.model, device)
+    # auto: as `divelab run MODEL` decides (bf16 only where the experiment opted in and the device is fast at it)
+    precision, reason = choose(args.precision, device, get_experiment(args.model).bf16)
+    log(f"divelab side: {precision} ({reason})")
+    divelab_fn, trainer = divelab_side(train, args.model, device, precision)
     (baseline_fn, baseline_net), (loop_fn, loop_net) = baseline_side(data, args, device), \
         tensor_loop_side(train, args.model, device)
     sides = {"baseline": baseline_fn, "tensor_loop": loop_fn, "divelab": divelab_fn}
     times, losses = run_interleaved(sides, args.warmup, args.epochs, device)
     nets = {"baseline": baseline_net, "tensor_loop": loop_net, "divelab": trainer.model}
     test_acc = {name: evaluate(net, test, F.cross_entropy, classification=True)["acc"] for name, net in nets.items()}
-    print(json.dumps(summary(args, device, data, times, losses, trainer, test_acc, time.perf_counter() - start),
-                     indent=2))
+    report = summary(args, device, data, times, losses, trainer, test_acc, time.perf_counter() - start)
+    print(json.dumps(report | {"divelab_precision": {"used": precision, "reason": reason}}, indent=2))
 
 
 if __name__ == "__main__":
