@@ -8,9 +8,13 @@ import pytest
 import torch
 from torch import nn
 
+from divelab.config import build_config
 from divelab.errors import UserError
 from divelab.experiments import EXPERIMENTS
 from divelab.experiments import shift_common as common
+from divelab.experiments.concept_shift import ConceptShiftConfig
+from divelab.experiments.covariate_shift import CovariateShiftConfig
+from divelab.experiments.label_shift import LabelShiftConfig
 
 
 def test_the_shift_experiments_are_registered_in_course_order():
@@ -36,12 +40,17 @@ def test_mean_std_is_the_mean_and_sample_std():
     assert common.mean_std([0.3]) == (0.3, 0.0)
 
 
+FRACTIONS = [(ConceptShiftConfig, "drift_at"), (LabelShiftConfig, "val_fraction"), (CovariateShiftConfig, "center")]
+
+
 @pytest.mark.parametrize("value", [0.0, 1.0, -0.5, 1.5])
-def test_check_fraction_refuses_values_outside_0_1(value):
-    with pytest.raises(UserError, match="drift_at must be between 0 and 1"):
-        common.check_fraction("drift_at", value)
+@pytest.mark.parametrize("cls, name", FRACTIONS)
+def test_fraction_settings_refuse_values_outside_0_1(cls, name, value):
+    with pytest.raises(UserError, match=rf"{name} must be in \(0, 1\), got {value}"):
+        build_config(cls, {name: value})
 
 
-def test_check_fraction_accepts_values_inside_0_1():
+@pytest.mark.parametrize("cls, name", FRACTIONS)
+def test_fraction_settings_accept_values_inside_0_1(cls, name):
     for value in (1e-9, 0.5, 1 - 1e-9):
-        common.check_fraction("drift_at", value)
+        assert getattr(build_config(cls, {name: value}), name) == value

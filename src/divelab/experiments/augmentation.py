@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data.augment import Augment, AugmentedLoader
 from divelab.errors import UserError
@@ -49,10 +49,10 @@ class AugmentationConfig(FashionConfig):
     epochs: int = 40
     batch_size: int = 64
     lr: float = 0.05
-    momentum: float = 0.9
-    train_size: int = 2000
-    test_size: int = 10000
-    width: int = 16
+    momentum: float = setting(0.9, ge=0, lt=1)
+    train_size: int = setting(2000, ge=1)
+    test_size: int = setting(10000, ge=1)
+    width: int = setting(16, ge=1)
     padding: int = 2
     flip_p: float = 0.5
     degrees: float = 5.0
@@ -62,12 +62,6 @@ class AugmentationConfig(FashionConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.train_size < 1 or self.test_size < 1:
-            raise UserError(f"train_size and test_size must be ≥ 1, got {self.train_size} and {self.test_size}")
-        if self.width < 1:
-            raise UserError(f"width must be ≥ 1, got {self.width}")
-        if not 0 <= self.momentum < 1:
-            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
         try:
             self.augment()
         except ValueError as exc:

@@ -26,9 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.report.figures import new_figure, training_curves
 from divelab.scratch.backprop import MLP, Flatten, Linear, ReLU, Sigmoid, Tanh, build_mlp
@@ -45,16 +44,9 @@ class BackpropConfig(FashionConfig):
 
     min_epochs: ClassVar[int] = 0  # epochs = 0: the networks at their initial weights
 
-    hidden: int = 256
+    hidden: int = setting(256, ge=1)
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
-    twin_steps: int = 6
-
-    def validate(self) -> None:
-        super().validate()
-        if self.hidden < 1:
-            raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
-        if self.twin_steps < 1:
-            raise UserError(f"twin_steps must be ≥ 1, got {self.twin_steps}")
+    twin_steps: int = setting(6, ge=1)
 
 
 # ---- the autograd twin ----------------------------------------------------------------------

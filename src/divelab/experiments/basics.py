@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab import scratch
-from divelab.config import FashionOptimConfig, RunConfig
+from divelab.config import FashionOptimConfig, RunConfig, setting
 from divelab.data import TensorLoader
 from divelab.data.synthetic import linear_data
 from divelab.errors import UserError
@@ -41,16 +41,9 @@ class LinRegConfig(RunConfig):
     epochs: int = 3
     batch_size: int = 10
     lr: float = 0.03
-    num_train: int = 1000
-    num_test: int = 1000
-    noise: float = 0.01
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_train < 1 or self.num_test < 1:
-            raise UserError("num_train and num_test must be ≥ 1")
-        if self.noise < 0:
-            raise UserError(f"noise must be ≥ 0, got {self.noise}")
+    num_train: int = setting(1000, ge=1)
+    num_test: int = setting(1000, ge=1)
+    noise: float = setting(0.01, ge=0)
 
 
 def _linreg(cfg: LinRegConfig, ctx: RunContext, model: nn.Module, optimizer: Any, weight: Tensor, bias: Tensor,
@@ -115,12 +108,7 @@ class MLPConfig(FashionOptimConfig):
     gives the book's setting)."""
 
     batch_size: int = 64
-    hidden: int = 256
-
-    def validate(self) -> None:
-        super().validate()
-        if self.hidden < 1:
-            raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
+    hidden: int = setting(256, ge=1)
 
 
 def softmax_scratch(cfg: FashionOptimConfig, ctx: RunContext) -> dict[str, Any]:
@@ -149,12 +137,12 @@ class ActivationsConfig(RunConfig):
 
     x_min: float = -8.0
     x_max: float = 8.0
-    points: int = 801
+    points: int = setting(801, ge=2)
 
     def validate(self) -> None:
         super().validate()
-        if not self.x_min < self.x_max or self.points < 2:
-            raise UserError("need x_min < x_max and points ≥ 2")
+        if not self.x_min < self.x_max:
+            raise UserError(f"need x_min < x_max, got {self.x_min} and {self.x_max}")
 
 
 def activations(cfg: ActivationsConfig, ctx: RunContext) -> dict[str, Any]:

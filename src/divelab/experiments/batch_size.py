@@ -65,8 +65,6 @@ class BatchSizeConfig(FashionConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.epochs < 1:
-            raise UserError(f"epochs must be ≥ 1: time per epoch needs at least one, got {self.epochs}")
         if self.batch_size != FashionConfig.batch_size:
             raise UserError(f"batch-size trains every size in batch_sizes and ignores batch_size "
                             f"(got {self.batch_size}); use --set batch_sizes={self.batch_size} instead")

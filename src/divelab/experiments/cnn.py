@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.analysis.flops import count_flops
-from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName
+from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.augment import Augment
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -73,14 +73,9 @@ class ArchitectureConfig(FashionOptimConfig):
     optimizer: OptimizerName = "momentum"
     schedule: ScheduleName = "cosine"
     preset: Literal["cpu", "course"] = "cpu"
-    input_size: int = 0
-    width: float = 0.0
+    input_size: int = setting(0, ge=0, note="0: the preset's")
+    width: float = setting(0.0, ge=0, note="0: the preset's")
     augment: bool = False  # random crop (2 px padding) and horizontal flip of each training image
-
-    def validate(self) -> None:
-        super().validate()
-        if self.input_size < 0 or self.width < 0:
-            raise UserError("input_size and width must be ≥ 0 (0 means: the preset's)")
 
 
 @dataclass

@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.analysis import shift as estimators
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data import shift as shifts
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.shift_common import EVAL_BATCH, NUM_CLASSES, check_fraction, predict_proba
+from divelab.experiments.shift_common import EVAL_BATCH, NUM_CLASSES, predict_proba
 from divelab.models import MLP
 from divelab.report.figures import new_figure
 
@@ -56,24 +56,18 @@ class ConceptShiftConfig(FashionConfig):
     """
 
     epochs: int = 5
-    stream_length: int = 10000
-    drift_at: float = 0.4
-    swap: str = "1:8,5:9"
-    delta: float = 0.05
-    threshold: float = 20.0
-    adapt_samples: int = 1000
-    adapt_epochs: int = 10
+    stream_length: int = setting(10000, ge=2)
+    drift_at: float = setting(0.4, gt=0, lt=1)
+    swap: str = "1:8,5:9"  # pairs of classes, not a list of numbers: parsed by parse_pairs
+    delta: float = setting(0.05, ge=0)
+    threshold: float = setting(20.0, gt=0)
+    adapt_samples: int = setting(1000, ge=1)
+    adapt_epochs: int = setting(10, ge=1)
     window: int = 200
 
     def validate(self) -> None:
         super().validate()
-        check_fraction("drift_at", self.drift_at)
         parse_pairs(self.swap)
-        if self.stream_length < 2 or self.adapt_samples < 1 or self.adapt_epochs < 1:
-            raise UserError(f"stream_length must be ≥ 2, adapt_samples and adapt_epochs ≥ 1; got "
-                            f"{self.stream_length}, {self.adapt_samples}, {self.adapt_epochs}")
-        if self.delta < 0 or not self.threshold > 0:
-            raise UserError(f"delta must be ≥ 0 and threshold > 0, got {self.delta} and {self.threshold}")
         if not 1 <= self.window <= self.stream_length:
             raise UserError(f"window must be between 1 and stream_length ({self.stream_length}), got {self.window}")
 

@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import RunConfig
-from divelab.errors import UserError
+from divelab.config import RunConfig, setting
 from divelab.experiment import Experiment, RunContext
 from divelab.report.figures import new_figure
 from divelab.scratch.conv import Conv2dScratch, avg_pool2d, conv2d, corr2d, max_pool2d, output_size
@@ -46,12 +45,7 @@ class ConvBasicsConfig(RunConfig):
 
     epochs: int = 10
     lr: float = 0.03
-    random_trials: int = 20
-
-    def validate(self) -> None:
-        super().validate()
-        if self.random_trials < 1:
-            raise UserError(f"random_trials must be ≥ 1, got {self.random_trials}")
+    random_trials: int = setting(20, ge=1)
 
 
 # ---- the course's examples ------------------------------------------------------------------

@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.analysis import shift as estimators
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data import shift as shifts
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.shift_common import EVAL_BATCH, check_fraction, mean_std, predict_proba
+from divelab.experiments.shift_common import EVAL_BATCH, mean_std, predict_proba
 from divelab.models import SoftmaxRegression
 from divelab.report.figures import new_figure
 from divelab.scratch.logistic import fit_logistic
@@ -73,24 +73,12 @@ class CovariateShiftConfig(FashionConfig):
 
     epochs: int = 8
     lr: float = 0.01
-    seeds: int = 5
-    slope: float = 10.0
-    center: float = 0.5
-    max_source: int = 20000
-    max_weight: float = 20.0
-    domain_l2: float = 1e-3
-
-    def validate(self) -> None:
-        super().validate()
-        if self.epochs < 1 or self.seeds < 1:
-            raise UserError(f"epochs and seeds must be ≥ 1, got {self.epochs} and {self.seeds}")
-        if self.slope < 0:
-            raise UserError(f"slope must be ≥ 0 (0: no shift), got {self.slope}")
-        check_fraction("center", self.center)
-        if self.max_source < 0:
-            raise UserError(f"max_source must be ≥ 0 (0: every source image), got {self.max_source}")
-        if not self.max_weight > 0 or not self.domain_l2 > 0:
-            raise UserError(f"max_weight and domain_l2 must be > 0, got {self.max_weight} and {self.domain_l2}")
+    seeds: int = setting(5, ge=1)
+    slope: float = setting(10.0, ge=0, note="0: no shift")
+    center: float = setting(0.5, gt=0, lt=1)
+    max_source: int = setting(20000, ge=0, note="0: every source image")
+    max_weight: float = setting(20.0, gt=0)
+    domain_l2: float = setting(1e-3, gt=0)
 
     def resumable(self) -> tuple[str, ...]:
         # the cosine schedule is planned over the whole run: more epochs would change its shape

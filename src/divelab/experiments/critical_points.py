@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from divelab.analysis import hessian as hs
-from divelab.config import RunConfig
+from divelab.config import RunConfig, setting
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.report.figures import new_figure
@@ -62,35 +62,20 @@ class CriticalPointsConfig(RunConfig):
 
     epochs: int = 2000
     lr: float = 0.02
-    runs: int = 16
-    inputs: int = 4
-    hidden: int = 10
-    teacher_hidden: int = 24
-    samples: int = 200
-    noise: float = 0.2
-    weight_decay: float = 0.01
-    search_steps: int = 40
-    grad_tol: float = 1e-9
-    eig_tol: float = 1e-6
-    escape_step: float = 0.5
-    escape_train_steps: int = 300
-    escape_lr: float = 0.3
-    lanczos_steps: int = 30
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("runs", "inputs", "hidden", "teacher_hidden", "samples", "lanczos_steps"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        for name in ("search_steps", "escape_train_steps"):
-            if getattr(self, name) < 0:
-                raise UserError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        for name in ("noise", "weight_decay", "grad_tol", "eig_tol"):
-            if getattr(self, name) < 0:
-                raise UserError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        for name in ("escape_step", "escape_lr"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"{name} must be > 0, got {getattr(self, name)}")
+    runs: int = setting(16, ge=1)
+    inputs: int = setting(4, ge=1)
+    hidden: int = setting(10, ge=1)
+    teacher_hidden: int = setting(24, ge=1)
+    samples: int = setting(200, ge=1)
+    noise: float = setting(0.2, ge=0)
+    weight_decay: float = setting(0.01, ge=0)
+    search_steps: int = setting(40, ge=0)
+    grad_tol: float = setting(1e-9, ge=0)
+    eig_tol: float = setting(1e-6, ge=0)
+    escape_step: float = setting(0.5, gt=0)
+    escape_train_steps: int = setting(300, ge=0)
+    escape_lr: float = setting(0.3, gt=0)
+    lanczos_steps: int = setting(30, ge=1)
 
 
 # ---- data, network, objective ---------------------------------------------------------------

@@ -45,9 +45,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.analysis.ensembles import accuracy, bootstrap_indices, ensemble_scores, nll, stacked_log_probs
-from divelab.config import FashionOptimConfig, OptimizerName
+from divelab.config import FashionOptimConfig, OptimizerName, setting
 from divelab.data import TensorLoader, fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models import MLP
 from divelab.report.figures import new_figure
@@ -76,19 +75,10 @@ class EnsembleConfig(FashionOptimConfig):
     batch_size: int = 32
     lr: float = 0.001
     optimizer: OptimizerName = "adam"
-    members: int = 10
-    train_size: int = 2000
-    hidden: int = 256
+    members: int = setting(10, ge=1, note="the number K of networks per ensemble")
+    train_size: int = setting(2000, ge=0, note="0 = the whole training set")
+    hidden: int = setting(256, ge=1)
     bagging: bool = True
-
-    def validate(self) -> None:
-        super().validate()
-        if self.members < 1:
-            raise UserError(f"members must be ≥ 1 (the number K of networks per ensemble), got {self.members}")
-        if self.train_size < 0:
-            raise UserError(f"train_size must be ≥ 0 (0 = the whole training set), got {self.train_size}")
-        if self.hidden < 1:
-            raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
 
 
 def derived_seed(*keys: int) -> int:

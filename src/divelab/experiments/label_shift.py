@@ -19,12 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from divelab.analysis import shift as estimators
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist, split
 from divelab.data import shift as shifts
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.shift_common import EVAL_BATCH, NUM_CLASSES, check_fraction, mean_std, predict_proba
+from divelab.experiments.shift_common import EVAL_BATCH, NUM_CLASSES, mean_std, predict_proba
 from divelab.models import MLP
 from divelab.report.figures import new_figure
 
@@ -39,19 +38,11 @@ class LabelShiftConfig(FashionConfig):
     """
 
     epochs: int = 10
-    val_fraction: float = 1 / 6
-    trials: int = 20
-    target_size: int = 2000
-    alpha: float = 0.5
-    max_condition: float = 1e3
-
-    def validate(self) -> None:
-        super().validate()
-        check_fraction("val_fraction", self.val_fraction)
-        if self.trials < 1 or self.target_size < 1:
-            raise UserError(f"trials and target_size must be ≥ 1, got {self.trials} and {self.target_size}")
-        if not self.alpha > 0 or not self.max_condition >= 1:
-            raise UserError(f"alpha must be > 0 and max_condition ≥ 1, got {self.alpha} and {self.max_condition}")
+    val_fraction: float = setting(1 / 6, gt=0, lt=1)
+    trials: int = setting(20, ge=1)
+    target_size: int = setting(2000, ge=1)
+    alpha: float = setting(0.5, gt=0)
+    max_condition: float = setting(1e3, ge=1)
 
 
 def _label_trial(probs: Tensor, labels: Tensor, confusion: Tensor, cfg: LabelShiftConfig,

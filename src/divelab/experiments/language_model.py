@@ -34,7 +34,7 @@ from matplotlib.patches import Rectangle
 
 from divelab import machine
 from divelab.analysis.flops import recurrent_macs, utilisation
-from divelab.config import OptimConfig, OptimizerName, RunConfig, ScheduleName
+from divelab.config import OptimConfig, OptimizerName, RunConfig, ScheduleName, setting
 from divelab.data.sequence import SequenceLoader
 from divelab.data.text import Corpus, load_corpus
 from divelab.data.vocab import Vocab, tokenize
@@ -68,13 +68,11 @@ class TextDataConfig(RunConfig):
     ``batch_size`` are unused."""
 
     text: str = "web"
-    min_freq: int = 5
+    min_freq: int = setting(5, ge=1)
 
     def validate(self) -> None:
         super().validate()
         _check_text(self.text)
-        if self.min_freq < 1:
-            raise UserError(f"min_freq must be ≥ 1, got {self.min_freq}")
 
 
 def _check_text(text: str) -> None:
@@ -217,28 +215,20 @@ class LMConfig(OptimConfig):
     schedule: ScheduleName = "cosine"
     text: str = "web"
     level: Literal["char", "word"] = "char"
-    min_freq: int = 1
-    max_chars: int = 0
-    num_steps: int = 32
-    hidden_size: int = 256
-    num_layers: int = 1
-    embed_size: int = 32
-    dropout: float = 0.0
+    min_freq: int = setting(1, ge=1)
+    max_chars: int = setting(0, ge=0)
+    num_steps: int = setting(32, ge=1)
+    hidden_size: int = setting(256, ge=1)
+    num_layers: int = setting(1, ge=1)
+    embed_size: int = setting(32, ge=0)
+    dropout: float = setting(0.0, ge=0, lt=1)
     partition: Literal["random", "sequential"] = "sequential"
-    clip: float = 1.0
-    sample_tokens: int = 200
+    clip: float = setting(1.0, ge=0, note="0 turns clipping off")
+    sample_tokens: int = setting(200, ge=0)
 
     def validate(self) -> None:
         super().validate()
         _check_text(self.text)
-        for name, low in (("min_freq", 1), ("max_chars", 0), ("num_steps", 1), ("hidden_size", 1),
-                          ("num_layers", 1), ("embed_size", 0), ("sample_tokens", 0)):
-            if getattr(self, name) < low:
-                raise UserError(f"{name} must be ≥ {low}, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.clip < 0:
-            raise UserError(f"clip must be ≥ 0 (0 turns clipping off), got {self.clip}")
 
 
 @dataclass

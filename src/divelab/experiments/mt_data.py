@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from divelab.config import RunConfig
+from divelab.config import RunConfig, setting
 from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -45,24 +45,16 @@ class MTDataConfig(RunConfig):
 
     pairs: str = "bible"
     lower: bool = True
-    min_freq: int = 2
-    num_steps: int = 64
+    min_freq: int = setting(2, ge=1)
+    num_steps: int = setting(64, ge=2)
     subword: Literal["bpe", "unigram"] = "bpe"
-    vocab_size: int = 8000
-    examples: int = 3
+    vocab_size: int = setting(8000, ge=8, le=1_000_000)
+    examples: int = setting(3, ge=0)
 
     def validate(self) -> None:
         super().validate()
         if not self.pairs.strip():
             raise UserError("pairs must be bible or the path of a tab-separated pairs file; got an empty string")
-        if self.min_freq < 1:
-            raise UserError(f"min_freq must be ≥ 1, got {self.min_freq}")
-        if self.num_steps < 2:
-            raise UserError(f"num_steps must be ≥ 2, got {self.num_steps}")
-        if not 8 <= self.vocab_size <= 1_000_000:
-            raise UserError(f"vocab_size must be between 8 and 1,000,000, got {self.vocab_size}")
-        if self.examples < 0:
-            raise UserError(f"examples must be ≥ 0, got {self.examples}")
 
 
 def unk_rate(token_lists: Sequence[Sequence[str]], vocab: Any) -> float:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist, split
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -70,21 +70,11 @@ class DropoutConfig(FashionConfig):
     epochs: int = 100
     batch_size: int = 32
     lr: float = 0.05
-    train_size: int = 3000
-    hidden1: int = 256
-    hidden2: int = 256
-    dropout1: float = 0.2
-    dropout2: float = 0.5
-
-    def validate(self) -> None:
-        super().validate()
-        if self.train_size < 0:
-            raise UserError(f"train_size must be ≥ 0 (0 = the whole training set), got {self.train_size}")
-        if self.hidden1 < 1 or self.hidden2 < 1:
-            raise UserError(f"hidden1 and hidden2 must be ≥ 1, got {self.hidden1} and {self.hidden2}")
-        for name, p in (("dropout1", self.dropout1), ("dropout2", self.dropout2)):
-            if not 0.0 <= p < 1.0:
-                raise UserError(f"{name} must be in [0, 1) (1 would drop every unit), got {p}")
+    train_size: int = setting(3000, ge=0, note="0 = the whole training set")
+    hidden1: int = setting(256, ge=1)
+    hidden2: int = setting(256, ge=1)
+    dropout1: float = setting(0.2, ge=0, lt=1, note="1 would drop every unit")
+    dropout2: float = setting(0.5, ge=0, lt=1, note="1 would drop every unit")
 
 
 ModelFactory = Callable[[tuple[float, float]], nn.Module]
@@ -189,25 +179,12 @@ class EarlyStoppingConfig(FashionConfig):
     epochs: int = 60
     batch_size: int = 16
     lr: float = 0.05
-    subset_size: int = 3000
-    val_fraction: float = 1 / 3
-    hidden: int = 256
-    patience: int = 10
-    min_delta: float = 0.0
+    subset_size: int = setting(3000, ge=0, note="0 = the whole training set")
+    val_fraction: float = setting(1 / 3, gt=0, lt=1)
+    hidden: int = setting(256, ge=1)
+    patience: int = setting(10, ge=1, note="epochs")
+    min_delta: float = setting(0.0, ge=0)
     monitor: Literal["val_loss", "val_acc"] = "val_loss"
-
-    def validate(self) -> None:
-        super().validate()
-        if self.subset_size < 0:
-            raise UserError(f"subset_size must be ≥ 0 (0 = the whole training set), got {self.subset_size}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise UserError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
-        if self.hidden < 1:
-            raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
-        if self.patience < 1:
-            raise UserError(f"patience must be ≥ 1 epoch, got {self.patience}")
-        if self.min_delta < 0:
-            raise UserError(f"min_delta must be ≥ 0, got {self.min_delta}")
 
 
 def _validation_split(images: Tensor, labels: Tensor, fraction: float,

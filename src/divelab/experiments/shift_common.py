@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from divelab.data import fashion_mnist
-from divelab.errors import UserError
 
 EVAL_BATCH = 2048
 NUM_CLASSES = len(fashion_mnist.CLASS_NAMES)
@@ -33,9 +32,3 @@ def predict_proba(model: nn.Module, images: Tensor, device: torch.device) -> Ten
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def check_fraction(name: str, value: float) -> None:
-    """Refuse a setting ``name`` outside the open interval (0, 1)."""
-    if not 0 < value < 1:
-        raise UserError(f"{name} must be between 0 and 1 (exclusive), got {value}")

@@ -57,10 +57,9 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from divelab.analysis.spans import Counts, SpanScores, bio_spans, span_scores
-from divelab.config import OptimConfig, OptimizerName
+from divelab.config import OptimConfig, OptimizerName, setting
 from divelab.data import TensorLoader
 from divelab.data.travel import SLOTS, TAGS, TaggedSplit, TravelCorpus, load_travel
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models.tagger import Cell, ElmanRNN, JordanRNN, RNNTagger, frequency_dropout, tagging_loss
 from divelab.report.figures import new_figure
@@ -86,21 +85,12 @@ class TaggingConfig(OptimConfig):
     batch_size: int = 64
     lr: float = 0.005
     optimizer: OptimizerName = "adam"
-    num_train: int = 4000
-    num_eval: int = 1000
-    embed_size: int = 64
-    hidden_size: int = 64
-    word_dropout_alpha: float = 5.0
-    repeats: int = 3
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("num_train", "num_eval", "embed_size", "hidden_size", "repeats"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if not 0 <= self.word_dropout_alpha < float("inf"):
-            raise UserError(f"word_dropout_alpha must be a number ≥ 0 (0: no word dropout), "
-                            f"got {self.word_dropout_alpha}")
+    num_train: int = setting(4000, ge=1)
+    num_eval: int = setting(1000, ge=1)
+    embed_size: int = setting(64, ge=1)
+    hidden_size: int = setting(64, ge=1)
+    word_dropout_alpha: float = setting(5.0, ge=0, note="0: no word dropout")
+    repeats: int = setting(3, ge=1)
 
 
 @dataclass

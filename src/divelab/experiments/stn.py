@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data.augment import affine, affine_matrices
 from divelab.errors import UserError
@@ -54,27 +54,19 @@ class STNConfig(FashionConfig):
     epochs: int = 4
     batch_size: int = 64
     lr: float = 0.001
-    train_size: int = 20000
-    test_size: int = 10000
-    width: int = 8
-    degrees: float = 45.0
+    train_size: int = setting(20000, ge=1)
+    test_size: int = setting(10000, ge=1)
+    width: int = setting(8, ge=1)
+    degrees: float = setting(45.0, ge=0, le=180)
     scale_min: float = 0.7
     scale_max: float = 1.0
-    translate: float = 3.0
+    translate: float = setting(3.0, ge=0, note="pixels")
     scratch: bool = False
 
     def validate(self) -> None:
         super().validate()
-        if self.train_size < 1 or self.test_size < 1:
-            raise UserError(f"train_size and test_size must be ≥ 1, got {self.train_size} and {self.test_size}")
-        if self.width < 1:
-            raise UserError(f"width must be ≥ 1, got {self.width}")
-        if not 0 <= self.degrees <= 180:
-            raise UserError(f"degrees must be in [0, 180], got {self.degrees}")
         if not 0 < self.scale_min <= self.scale_max:
             raise UserError(f"need 0 < scale_min ≤ scale_max, got {self.scale_min} and {self.scale_max}")
-        if self.translate < 0:
-            raise UserError(f"translate must be ≥ 0 (pixels), got {self.translate}")
 
     def describe_distortion(self) -> str:
         """The distortion settings in words, for titles and the summary."""

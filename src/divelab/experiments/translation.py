@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from divelab import machine
 from divelab.analysis.flops import count_call, utilisation
-from divelab.config import OptimConfig, OptimizerName, ScheduleName
+from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -85,44 +85,27 @@ class TranslationConfig(OptimConfig):
     warmup_epochs: float = 0.5
     pairs: str = "bible"
     tokenizer: Literal["word", "bpe", "unigram"] = "bpe"
-    vocab_size: int = 8000
-    min_freq: int = 2
+    vocab_size: int = setting(8000, ge=8)
+    min_freq: int = setting(2, ge=1)
     lower: bool = True
-    num_steps: int = 80
-    max_pairs: int = 0
-    bucket: int = 50
-    label_smoothing: float = 0.1
-    clip: float = 1.0
-    dropout: float = 0.1
-    beam_size: int = 4
+    num_steps: int = setting(80, ge=2)
+    max_pairs: int = setting(0, ge=0)
+    bucket: int = setting(50, ge=0)
+    label_smoothing: float = setting(0.1, ge=0, lt=1)
+    clip: float = setting(1.0, ge=0, note="0 = no clipping")
+    dropout: float = setting(0.1, ge=0, lt=1)
+    beam_size: int = setting(4, ge=1)
     length_penalty: float = 1.0
-    max_len_a: float = 1.5
-    max_len_b: float = 10.0
-    decode_batch: int = 100
-    examples: int = 5
-    heatmaps: int = 3
+    max_len_a: float = setting(1.5, ge=0)
+    max_len_b: float = setting(10.0, ge=1)
+    decode_batch: int = setting(100, ge=1)
+    examples: int = setting(5, ge=0)
+    heatmaps: int = setting(3, ge=0)
 
     def validate(self) -> None:
         super().validate()
-        if self.epochs < 1:
-            raise UserError(f"epochs must be ≥ 1 for a translation run (it must train a model), got {self.epochs}")
         if not self.pairs.strip():
             raise UserError("pairs must be bible or the path of a tab-separated pairs file; got an empty string")
-        checks = {"vocab_size": (self.vocab_size, 8), "min_freq": (self.min_freq, 1), "num_steps": (self.num_steps, 2),
-                  "beam_size": (self.beam_size, 1), "decode_batch": (self.decode_batch, 1),
-                  "max_pairs": (self.max_pairs, 0), "bucket": (self.bucket, 0), "examples": (self.examples, 0),
-                  "heatmaps": (self.heatmaps, 0)}
-        for name, (value, low) in checks.items():
-            if value < low:
-                raise UserError(f"{name} must be ≥ {low}, got {value}")
-        if not 0 <= self.label_smoothing < 1:
-            raise UserError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.clip < 0:
-            raise UserError(f"clip must be ≥ 0 (0 = no clipping), got {self.clip}")
-        if self.max_len_a < 0 or self.max_len_b < 1:
-            raise UserError(f"need max_len_a ≥ 0 and max_len_b ≥ 1, got {self.max_len_a} and {self.max_len_b}")
 
     def resumable(self) -> tuple[str, ...]:
         # decoding happens after training: its settings may change when a run is resumed
@@ -135,15 +118,9 @@ class RNNTranslationConfig(TranslationConfig):
     """A GRU encoder–decoder: ``embed_size``, GRU state ``num_hiddens`` in ``num_layers`` layers."""
 
     dropout: float = 0.2
-    embed_size: int = 256
-    num_hiddens: int = 256
-    num_layers: int = 2
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("embed_size", "num_hiddens", "num_layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+    embed_size: int = setting(256, ge=1)
+    num_hiddens: int = setting(256, ge=1)
+    num_layers: int = setting(2, ge=1)
 
     def model_args(self) -> dict[str, Any]:
         return {"embed_size": self.embed_size, "num_hiddens": self.num_hiddens, "num_layers": self.num_layers,
@@ -157,19 +134,16 @@ class TransformerTranslationConfig(TranslationConfig):
 
     epochs: int = 5
     warmup_epochs: float = 1.0
-    d_model: int = 128
-    nhead: int = 4
-    num_encoder_layers: int = 2
-    num_decoder_layers: int = 2
-    dim_feedforward: int = 512
+    d_model: int = setting(128, ge=1)
+    nhead: int = setting(4, ge=1)
+    num_encoder_layers: int = setting(2, ge=1)
+    num_decoder_layers: int = setting(2, ge=1)
+    dim_feedforward: int = setting(512, ge=1)
     norm_first: bool = False
     tie_output: bool = True
 
     def validate(self) -> None:
         super().validate()
-        for name in ("d_model", "nhead", "num_encoder_layers", "num_decoder_layers", "dim_feedforward"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.d_model % self.nhead:
             raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
 

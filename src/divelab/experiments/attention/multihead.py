@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from divelab.config import RunConfig
+from divelab.config import RunConfig, setting
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.attention.common import float64_device, heatmap, max_diff
@@ -32,17 +32,13 @@ class MultiheadConfig(RunConfig):
 
     epochs: int = 0
     encoding_dim: int = 32
-    num_steps: int = 60
-    max_len: int = 10_000
+    num_steps: int = setting(60, ge=1)
+    max_len: int = setting(10_000, ge=100)
 
     def validate(self) -> None:
         super().validate()
         if self.encoding_dim < 2 or self.encoding_dim % 2:
             raise UserError(f"encoding_dim must be an even number ≥ 2, got {self.encoding_dim}")
-        if self.num_steps < 1:
-            raise UserError(f"num_steps must be ≥ 1, got {self.num_steps}")
-        if self.max_len < 100:
-            raise UserError(f"max_len must be ≥ 100, got {self.max_len}")
 
 
 def _mha_pair(E: int, h: int, seed: int, device: torch.device) -> tuple[MultiHeadAttention, nn.MultiheadAttention]:

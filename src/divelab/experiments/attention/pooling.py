@@ -17,8 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from divelab.config import RunConfig
-from divelab.errors import UserError
+from divelab.config import RunConfig, setting
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.attention.common import float64_device, heatmap
 from divelab.report.figures import new_figure
@@ -34,15 +33,8 @@ class AttentionPoolingConfig(RunConfig):
 
     epochs: int = 5
     lr: float = 0.5
-    n_train: int = 50
-    noise: float = 0.5
-
-    def validate(self) -> None:
-        super().validate()
-        if self.n_train < 3:
-            raise UserError(f"n_train must be ≥ 3 (leave-one-out needs two other points), got {self.n_train}")
-        if not (self.noise >= 0 and math.isfinite(self.noise)):
-            raise UserError(f"noise must be a finite number ≥ 0, got {self.noise}")
+    n_train: int = setting(50, ge=3, note="leave-one-out needs two other points")
+    noise: float = setting(0.5, ge=0)
 
 
 def target_function(x: Tensor) -> Tensor:

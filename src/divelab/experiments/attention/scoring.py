@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from divelab.config import RunConfig
-from divelab.errors import UserError
+from divelab.config import RunConfig, setting
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.attention.common import float64_device, heatmap, max_diff
 from divelab.report.figures import new_figure
@@ -31,12 +30,7 @@ class AttentionScoringConfig(RunConfig):
     min_epochs: ClassVar[int] = 0  # nothing is trained
 
     epochs: int = 0
-    random_trials: int = 20
-
-    def validate(self) -> None:
-        super().validate()
-        if self.random_trials < 1:
-            raise UserError(f"random_trials must be ≥ 1, got {self.random_trials}")
+    random_trials: int = setting(20, ge=1)
 
 
 def toy_inputs(device: torch.device) -> dict[str, Tensor]:

@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.models.lenet import LeNet
 from divelab.report.figures import new_figure
@@ -35,15 +34,8 @@ class BatchNormConfig(FashionConfig):
     epochs: int = 10
     batch_size: int = 256
     lr: float = 1.0
-    lr_no_bn: float = 0.9
-    target_acc: float = 0.80
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.lr_no_bn > 0:
-            raise UserError(f"lr_no_bn must be > 0, got {self.lr_no_bn}")
-        if not 0 < self.target_acc <= 1:
-            raise UserError(f"target_acc must be in (0, 1], got {self.target_acc}")
+    lr_no_bn: float = setting(0.9, gt=0)
+    target_acc: float = setting(0.80, gt=0, le=1)
 
 
 def epochs_to_target(history: list[dict[str, Any]], target: float, key: str = "test_acc") -> int | None:

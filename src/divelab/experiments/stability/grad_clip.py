@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.stability.common import fit_or_diverge
 from divelab.models.row_rnn import RowRNN
@@ -34,15 +33,8 @@ class GradClipConfig(FashionConfig):
     epochs: int = 3
     batch_size: int = 256
     lr: float = 0.5
-    hidden: int = 128
-    max_norm: float = 1.0
-
-    def validate(self) -> None:
-        super().validate()
-        if self.hidden < 1:
-            raise UserError(f"hidden must be ≥ 1, got {self.hidden}")
-        if not self.max_norm > 0:
-            raise UserError(f"max_norm must be > 0, got {self.max_norm}")
+    hidden: int = setting(128, ge=1)
+    max_norm: float = setting(1.0, gt=0)
 
 
 class StepLog:

@@ -16,9 +16,8 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from divelab.analysis.layer_stats import LayerStats, draw_per_layer, gradient_norms, weight_layers
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.stability.common import InitFn, deep_mlp, fit_or_diverge, normal
 from divelab.report.figures import new_figure
@@ -48,14 +47,9 @@ class GradFlowConfig(FashionConfig):
 
     epochs: int = 3
     lr: float = 0.1
-    depth: int = 20
-    width: int = 32
-    probe_batches: int = 4
-
-    def validate(self) -> None:
-        super().validate()
-        if self.depth < 4 or self.width < 1 or self.probe_batches < 1:
-            raise UserError("need depth ≥ 4 (two hidden-to-hidden layers to compare), width ≥ 1, probe_batches ≥ 1")
+    depth: int = setting(20, ge=4, note="two hidden-to-hidden layers to compare")
+    width: int = setting(32, ge=1)
+    probe_batches: int = setting(4, ge=1)
 
 
 def _regime_model(key: str, cfg: GradFlowConfig, seed: int) -> nn.Sequential:

@@ -15,9 +15,8 @@ from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 
 from divelab.analysis.layer_stats import activation_stats, draw_per_layer, weight_layers
-from divelab.config import FashionConfig
+from divelab.config import FashionConfig, setting
 from divelab.data import fashion_mnist
-from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.stability.common import InitFn, deep_mlp, normal
 from divelab.report.figures import new_figure
@@ -57,15 +56,10 @@ class InitConfig(FashionConfig):
     beyond ~40 layers of width 128 they overflow float32 (and ``N(0, 0.01²)`` underflows).
     """
 
-    depth: int = 20
-    width: int = 128
-    samples: int = 256
-    draws: int = 10
-
-    def validate(self) -> None:
-        super().validate()
-        if self.depth < 2 or self.width < 1 or self.samples < 2 or self.draws < 2:
-            raise UserError("need depth ≥ 2, width ≥ 1, samples ≥ 2 and draws ≥ 2")
+    depth: int = setting(20, ge=2)
+    width: int = setting(128, ge=1)
+    samples: int = setting(256, ge=2)
+    draws: int = setting(10, ge=2)
 
 
 def _activation_stds(x: Tensor, depth: int, width: int, activation: type[nn.Module], init_fn: InitFn,
