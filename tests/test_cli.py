@@ -191,6 +191,23 @@ def test_help_settings_lists_defaults(capsys):
     assert code == 0 and "hidden = 256" in out and "data_dir = None" in out
 
 
+def test_help_settings_shows_a_list_setting_as_set_takes_it(capsys):
+    code, out, _ = _run(capsys, "run", "polyfit", "--help-settings")
+    assert code == 0 and "  degrees = 1,3,19\n" in out and "  momentum = 0.9\n" in out
+
+
+def test_list_settings_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "p"
+    code, _, _ = _run(capsys, "run", "polyfit", "--quiet", "--epochs", "1", "--out", str(out),
+                      "--set", "degrees=[1,3]", "--set", "num_test=20")
+    assert code == 0 and json.loads((out / "config.json").read_text())["settings"]["degrees"] == [1, 3]
+    code, _, err = _run(capsys, "run", "polyfit", "--out", str(tmp_path / "q"), "--set", "degrees=1,x")
+    _assert_user_error(code, err, "degrees must be a comma-separated list of ints, e.g. 1,3,19; got '1,x'")
+    code, _, err = _run(capsys, "run", "polyfit", "--out", str(tmp_path / "q"), "--set", "degrees=3,3")
+    _assert_user_error(code, err, "degrees lists a value twice: 3,3")
+    assert not (tmp_path / "q").exists()
+
+
 def test_real_process_prints_no_traceback(tmp_path):
     src = str(Path(divelab.__file__).parents[1])  # works installed or not
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -107,6 +107,7 @@ def show(value: Any) -> str:
         return ",".join(map(str, value))
     return str(value)
 
+
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 
 
@@ -221,10 +222,12 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 
 def parse_list(name: str, text: str, kind: type = float, distinct: bool = True) -> list[Any]:
-    """``"0, 0.1,3"`` → ``[0.0, 0.1, 3.0]`` (``kind`` int or float): a list setting given as a string.
+    """``"0, 0.1,3"`` → ``[0.0, 0.1, 3.0]`` (``kind`` int or float): numbers inside a setting given as text.
 
     At least one value, all finite, none twice (unless ``distinct=False``, for per-stage
-    counts that may repeat); a UserError naming the setting otherwise.
+    counts that may repeat); a UserError naming the setting otherwise. A list setting is
+    better a ``tuple[int, ...]`` field (parsed by :func:`build_config`); this serves the
+    settings still held as text (speedrun's ``widths`` and ``extra``, the values of ``lrs``).
     """
     try:
         values = [kind(part) for part in text.split(",") if part.strip()]
