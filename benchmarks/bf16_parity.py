@@ -29,14 +29,18 @@ from divelab import machine
 from divelab.runner import get_experiment
 
 
-def runs(name: str, seeds: list[int], metric: str, settings: dict[str, str], root: Path) -> dict[str, Any]:
-    results: dict[str, dict[str, list[float]]] = {p: {"metric": [], "seconds": []} for p in ("fp32", "bf16")}
+def runs(name: str, seeds: list[int], metric: str, settings: dict[str, str], root: Path,
+         also: list[str]) -> dict[str, Any]:
+    results: dict[str, dict[str, list[Any]]] = {p: {"metric": [], "seconds": [], **{k: [] for k in also}}
+                                                for p in ("fp32", "bf16")}
     for seed in seeds:
         for precision, record in results.items():
             out = root / f"{name}-{precision}-{seed}"
             summary = divelab.run(name, out=out, progress=False, seed=seed, precision=precision, **settings).summary
             record["metric"].append(summary[metric])
             record["seconds"].append(summary["seconds"])
+            for key in also:
+                record[key].append(summary.get(key))
             log(f"{name} seed {seed} {precision}: {metric} {summary[metric]:.4f} in {summary['seconds']:.1f} s")
     return results
 
@@ -52,7 +56,8 @@ def verdict(results: dict[str, dict[str, list[float]]], tolerance: float, floor:
             "fp32_mean": statistics.fmean(fp32["metric"]), "bf16_mean": statistics.fmean(bf16["metric"]),
             "difference": difference, "seed_spread": noise, "within_noise": abs(difference) <= tolerance * noise,
             "fp32_seconds": fp32["seconds"], "bf16_seconds": bf16["seconds"],
-            "bf16_speedup": statistics.fmean(fp32["seconds"]) / statistics.fmean(bf16["seconds"])}
+            "bf16_speedup": statistics.fmean(fp32["seconds"]) / statistics.fmean(bf16["seconds"]),
+            **{f"{p}_{k}": v for p in ("fp32", "bf16") for k, v in results[p].items() if k not in ("metric", "seconds")}}
 
 
 def main() -> None:
@@ -63,6 +68,7 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=2.0, help="allowed difference, in seed spreads")
     parser.add_argument("--floor", type=float, default=0.002, help="smallest seed spread assumed")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="other settings")
+    parser.add_argument("--also", nargs="*", default=[], metavar="KEY", help="other summary keys to report per run")
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
     report: dict[str, Any] = {"benchmark": "bf16_parity", "machine": machine.facts("cpu"), "seeds": args.seeds,
@@ -70,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.experiments:
             get_experiment(name)  # a misspelt name fails before anything runs
-            report[name] = verdict(runs(name, args.seeds, args.metric, settings, Path(tmp)),
+            report[name] = verdict(runs(name, args.seeds, args.metric, settings, Path(tmp), args.also),
                                    args.tolerance, args.floor)
             log(f"{name}: {json.dumps(report[name])}")  # kept on stderr should a later experiment not finish
     print(json.dumps(report, indent=2))

@@ -23,7 +23,7 @@ FP32 = MixedPrecision("fp32", torch.device("cpu"))  # what a trainer in fp32 off
 
 # 512 fake training images in batches of 128: 4 updates per epoch, a fraction of a second each; at this
 # small learning rate the first epoch ends below 90 % test accuracy and the second above it
-TINY = {"widths": "8,16", "extra": "1,0", "batch_size": 128, "lr": 0.01, "warmup_epochs": 1.0}
+TINY = {"widths": (8, 16), "extra": (1, 0), "batch_size": 128, "lr": 0.01, "warmup_epochs": 1.0}
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +45,8 @@ def test_stops_after_the_first_epoch_that_reaches_the_target(fake_data, tmp_path
     assert s["seconds_to_target"] == records[-1]["wall_seconds"] == s["wall_seconds"]
     assert s["best_test_acc"] == max(r["test_acc"] for r in records)
     assert {p.name for p in result.figures} == {"curves.png", "time_to_accuracy.png"}
+    settings = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert settings["settings"]["widths"] == [8, 16] and settings["settings"]["extra"] == [1, 0]  # real lists
 
 
 def test_full_budget_clock_increases_and_covers_the_training_time(fake_data, tmp_path):

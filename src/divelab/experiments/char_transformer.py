@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from divelab.analysis.flops import count_flops
-from divelab.config import OptimConfig, OptimizerName, ScheduleName
+from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.vocab import tokenize
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
@@ -46,7 +46,7 @@ class CharTransformerConfig(OptimConfig):
     training characters. AdamW with a linear warm-up and cosine decay.
     """
 
-    epochs: int = 2
+    epochs: int = 1
     batch_size: int = 32
     lr: float = 2e-3
     optimizer: OptimizerName = "adamw"
@@ -55,31 +55,23 @@ class CharTransformerConfig(OptimConfig):
     warmup_epochs: float = 0.05
     text: str = "web"
     level: Literal["char", "word"] = "char"
-    min_freq: int = 1
-    max_chars: int = 0
-    num_steps: int = 128
-    d_model: int = 256
-    nhead: int = 4
-    num_layers: int = 4
-    dim_feedforward: int = 1024
-    dropout: float = 0.0
-    clip: float = 1.0
-    sample_tokens: int = 200
+    min_freq: int = setting(1, ge=1)
+    max_chars: int = setting(0, ge=0)
+    num_steps: int = setting(128, ge=1)
+    d_model: int = setting(256, ge=1)
+    nhead: int = setting(4, ge=1)
+    num_layers: int = setting(4, ge=1)
+    dim_feedforward: int = setting(1024, ge=1)
+    dropout: float = setting(0.0, ge=0, lt=1)
+    clip: float = setting(1.0, ge=0, note="0 turns clipping off")
+    sample_tokens: int = setting(200, ge=0)
     partition: ClassVar[Literal["random", "sequential"]] = "random"  # windows are independent
 
     def validate(self) -> None:
         super().validate()
         _check_text(self.text)
-        for name, low in (("min_freq", 1), ("max_chars", 0), ("num_steps", 1), ("d_model", 1), ("nhead", 1),
-                          ("num_layers", 1), ("dim_feedforward", 1), ("sample_tokens", 0)):
-            if getattr(self, name) < low:
-                raise UserError(f"{name} must be ≥ {low}, got {getattr(self, name)}")
         if self.d_model % self.nhead:
             raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.clip < 0:
-            raise UserError(f"clip must be ≥ 0 (0 turns clipping off), got {self.clip}")
 
 
 def build_model(cfg: CharTransformerConfig, vocab_size: int, device: torch.device) -> CharTransformer:
