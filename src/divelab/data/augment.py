@@ -169,7 +169,31 @@ class Augment:
 
 # ---- hooking it into training ---------------------------------------------------------------
 
-class AugmentedLoader:
+class _LoaderWrapper:
+    """What a loader that changes another loader's batches offers the trainer, passed through:
+    ``tensors``, ``num_samples``, ``len()`` and iteration over :meth:`batches`."""
+
+    loader: TensorLoader
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        return self.loader.tensors
+
+    @property
+    def num_samples(self) -> int:
+        return self.loader.num_samples
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        return self.batches()
+
+
+class AugmentedLoader(_LoaderWrapper):
     """A training loader whose first tensor (the images) is augmented batch by batch.
 
     It offers what the :class:`~divelab.train.trainer.Trainer` uses of a loader:
@@ -183,17 +207,6 @@ class AugmentedLoader:
     def __init__(self, loader: TensorLoader, augment: Augment, seed: int):
         self.loader, self.augment, self.seed = loader, augment, seed
 
-    @property
-    def tensors(self) -> tuple[Tensor, ...]:
-        return self.loader.tensors
-
-    @property
-    def num_samples(self) -> int:
-        return self.loader.num_samples
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
     def _batch_seeds(self, epoch: int) -> list[int]:
         """One seed per batch of ``epoch``, all drawn from the epoch's generator."""
         return torch.randint(0, 2**62, (len(self),), generator=epoch_generator(self.seed, epoch)).tolist()
@@ -204,16 +217,13 @@ class AugmentedLoader:
         for index, (x, *rest) in enumerate(self.loader.batches(epoch, start), start=start):
             yield (self.augment(x, torch.Generator().manual_seed(seeds[index])), *rest)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        return self.batches()
 
-
-class AlternatingFlips:
+class AlternatingFlips(_LoaderWrapper):
     """A training loader whose images are mirrored in every other epoch (Jordan, airbench 2024).
 
     Image ``i`` is flipped in epoch ``e`` iff ``b_i XOR (e odd)``, with ``b_i ~ Bernoulli(½)``
     drawn once from ``seed``: over any two consecutive epochs every image is seen once each
-    way, where independent random flips show a quarter of the images the same way twice.
+    way, where independent random flips show half of them the same way both times.
     Offers what the trainer uses of a loader (as :class:`AugmentedLoader`); the flips of a
     batch depend on ``(seed, epoch)`` and the indices only, so a resumed run sees the same ones.
     """
@@ -223,22 +233,8 @@ class AlternatingFlips:
         base = torch.rand(loader.num_samples, generator=torch.Generator().manual_seed(seed)) < 0.5
         self.base = base.to(loader.tensors[0].device)
 
-    @property
-    def tensors(self) -> tuple[Tensor, ...]:
-        return self.loader.tensors
-
-    @property
-    def num_samples(self) -> int:
-        return self.loader.num_samples
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
     def batches(self, epoch: int = 0, start: int = 0) -> Iterator[tuple[Tensor, ...]]:
         """The loader's batches of ``epoch`` from batch ``start`` on, images flipped as described."""
         images, *rest = self.loader.tensors
         for idx in self.loader.batch_indices(epoch, start):
             yield (flip(images[idx], self.base[idx] ^ bool(epoch % 2)), *(t[idx] for t in rest))
-
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
-        return self.batches()
