@@ -12,7 +12,7 @@ import divelab
 from divelab.analysis.flops import count_flops
 from divelab.errors import UserError
 from divelab.experiments.char_transformer import macs_per_token
-from divelab.experiments.language_model import PREFIXES
+from divelab.experiments.language_model.common import PREFIXES
 from divelab.models.char_transformer import CharTransformer
 
 TINY = {"d_model": 16, "nhead": 2, "num_layers": 1, "dim_feedforward": 32, "num_steps": 8, "batch_size": 4,

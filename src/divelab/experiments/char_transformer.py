@@ -27,8 +27,10 @@ from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.vocab import tokenize
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.language_model import (PREFIXES, TEMPERATURES, LMData, _bits, _check_text,
-                                                _samples_text, _write_run_files, final_metrics, prepare)
+from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, final_metrics, prepare,
+                                                       add_bits as _bits, check_text as _check_text,
+                                                       samples_text as _samples_text,
+                                                       write_run_files as _write_run_files)
 from divelab.models.char_transformer import CharTransformer
 from divelab.models.rnn_lm import sequence_cross_entropy
 from divelab.train.callbacks import Callback, EpochEnd, GradClip
