@@ -204,9 +204,13 @@ def _check_fresh_start(out_dir: Path, name: str) -> None:
 
 
 def _config_record(exp: Experiment, config: RunConfig, device: torch.device, world: World) -> dict[str, Any]:
+    """What ``config.json`` holds: the settings used and, beside them, the experiment's defaults and
+    headline keys, so that a reader of the run (``divelab report``) needs the run's files alone."""
     return {
         "experiment": exp.name,
         "settings": to_dict(config),
+        "defaults": to_dict(exp.config()),
+        "headline": list(exp.headline),
         "seed": config.seed,
         "device": str(device),
         "processes": world.world_size,

@@ -6,6 +6,8 @@ import base64
 import json
 import math
 import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from PIL import Image
 
 import divelab
 from divelab.cli import main
+from divelab.experiments import EXPERIMENTS
 from divelab.report.diagnose import diagnose_dir
 from divelab.report.html import find_runs, format_value, render, write_report
 from divelab.runner import default_settings
@@ -27,8 +30,10 @@ def write_run(directory: Path, experiment: str, overrides: dict[str, Any] | None
               started: str = STARTED) -> Path:
     """A run directory as ``divelab run`` leaves it, written by hand; no summary = unfinished."""
     directory.mkdir(parents=True)
-    settings = {**default_settings(experiment), **(overrides or {})}
-    config = {"experiment": experiment, "settings": settings, "seed": settings["seed"], "device": "cpu",
+    defaults = default_settings(experiment)
+    settings = {**defaults, **(overrides or {})}
+    config = {"experiment": experiment, "settings": settings, "defaults": defaults,
+              "headline": list(EXPERIMENTS[experiment].headline), "seed": settings["seed"], "device": "cpu",
               "versions": {"divelab": divelab.__version__}, "started": started}
     (directory / "config.json").write_text(json.dumps(config))
     records = [{"epoch": e, "train_loss": 2.0 / e, "test_loss": 2.5 / e, "train_acc": 1 - 0.5 / e,
@@ -218,16 +223,43 @@ def test_damaged_runs_are_listed_not_fatal(tmp_path):
     assert "damaged" in sections["bad-config"].text() and "line 3 is not a metrics record" in sections["bad-metrics"].text()
 
 
-def test_a_run_of_an_experiment_that_no_longer_exists(tmp_path):
+def test_a_run_of_an_experiment_that_no_longer_exists_reads_from_what_it_recorded(tmp_path):
+    """The report reads the run's files alone: defaults and headline keys come from its config.json."""
     root = tmp_path / "runs"
     (root / "old").mkdir(parents=True)
-    config = {"experiment": "retired", "settings": {"epochs": 3, "width": 64}, "started": STARTED}
+    config = {"experiment": "retired", "settings": {"epochs": 3, "width": 64},
+              "defaults": {"epochs": 3, "width": 32}, "headline": ["score"], "started": STARTED}
     (root / "old/config.json").write_text(json.dumps(config))
-    (root / "old/summary.json").write_text(json.dumps({"experiment": "retired", "score": 0.5, "seconds": 1.0}))
+    (root / "old/summary.json").write_text(json.dumps({"experiment": "retired", "score": 0.5, "other": 2.0,
+                                                       "seconds": 1.0}))
+    (run,) = find_runs(root)
+    assert run.status == "finished" and run.changed == {"width": 64} and run.headline == ["score", "seconds"]
+    assert "settings changed: width=64" in _runs(parse(render([run], root)))["old"].text()
+
+
+def test_a_run_that_recorded_no_defaults_shows_all_its_settings(tmp_path):
+    """A run written before config.json held ``defaults`` and ``headline``: nothing is compared,
+    every setting is listed, and the summary's plain numbers stand in for the headline."""
+    root = tmp_path / "runs"
+    (root / "old").mkdir(parents=True)
+    config = {"experiment": "softmax", "settings": {"epochs": 3, "width": 64}, "started": STARTED}
+    (root / "old/config.json").write_text(json.dumps(config))
+    (root / "old/summary.json").write_text(json.dumps({"experiment": "softmax", "score": 0.5, "seconds": 1.0}))
     (run,) = find_runs(root)
     assert run.status == "finished" and run.changed == {} and run.headline == ["score", "seconds"]
     text = _runs(parse(render([run], root)))["old"].text()
-    assert "retired is not an experiment of this divelab" in text and "width" in text
+    assert "the run did not record its experiment's defaults" in text and "width" in text
+
+
+def test_the_report_imports_no_experiment(tmp_path):
+    """The report is below the experiments (DESIGN.md's dependency direction): rendering a run
+    loads neither the registry nor the runner."""
+    write_run(tmp_path / "runs/linreg", "linreg", None, {"w_error": 0.1, "seconds": 1.0}, epochs_done=1)
+    code = ("import sys\nfrom divelab.report.html import write_report\n"
+            f"write_report({str(tmp_path / 'runs')!r})\n"
+            "print(' '.join(m for m in sys.modules if m.startswith(('divelab.experiments', 'divelab.runner'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
 
 
 @pytest.mark.parametrize("value, text", [
@@ -255,6 +287,8 @@ def test_report_of_a_real_run(tmp_path):
     figures = [f.name for f in (tmp_path / "runs/linreg-slow").glob("*.png")]
     captions = [c.text() for c in _runs(page)["linreg-slow"].iter("figcaption")]
     assert "curves.png" in figures and sorted(captions) == sorted(figures)
+    config = json.loads((tmp_path / "runs/linreg-slow/config.json").read_text())  # what the report reads
+    assert config["defaults"] == default_settings("linreg") and config["headline"] == list(EXPERIMENTS["linreg"].headline)
 
 
 @pytest.mark.cli

@@ -6,6 +6,10 @@ from the experiment's defaults, the headline metrics, the training curves and th
 own figures, the training guide's diagnosis of each model (``divelab diagnose``); and, per
 experiment, a table comparing its runs. Figures are embedded as
 base64 PNG, style and the few lines of script are inline: the page loads nothing.
+
+The page is made from the run files alone: the defaults and headline keys are those the
+run recorded in ``config.json`` (so a run of an experiment since renamed or removed still
+reads right); a run written before they were recorded shows all its settings instead.
 """
 
 from __future__ import annotations
@@ -93,14 +97,12 @@ def _date(record: dict[str, Any], config_path: Path) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _defaults(experiment: str) -> tuple[dict[str, Any], list[str]]:
-    """The experiment's default settings (JSON-shaped) and headline keys; empty if it is unknown."""
-    from divelab.experiments import EXPERIMENTS
-    from divelab.runner import default_settings
-
-    if experiment not in EXPERIMENTS:
-        return {}, []
-    return json.loads(json.dumps(default_settings(experiment))), list(EXPERIMENTS[experiment].headline)
+def _recorded(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The experiment's default settings and headline keys as the run recorded them in ``config.json``;
+    empty for a run written before divelab recorded them."""
+    defaults, headline = record.get("defaults"), record.get("headline")
+    return (defaults if isinstance(defaults, dict) else {},
+            [str(k) for k in headline] if isinstance(headline, list) else [])
 
 
 def _headline(summary: dict[str, Any] | None, keys: list[str]) -> list[str]:
@@ -125,8 +127,8 @@ def read_run(directory: Path, root: Path) -> Run | None:
     run.started = _date(record, directory / "config.json")
     run.settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
     run.info = {k: record[k] for k in ("device", "threads", "versions") if k in record}
-    run.defaults, keys = _defaults(run.experiment)
-    if run.defaults:  # an experiment no longer registered has no defaults to compare with
+    run.defaults, keys = _recorded(record)
+    if run.defaults:  # a run written before defaults were recorded has none to compare with
         run.changed = {k: v for k, v in run.settings.items() if k not in run.defaults or run.defaults[k] != v}
     if (directory / "summary.json").is_file():
         summary = _read_json(directory / "summary.json", run)
@@ -304,7 +306,7 @@ def _changed_text(run: Run) -> str:
     if not run.settings:
         return "unknown"
     if not run.defaults:
-        return f"unknown: {run.experiment} is not an experiment of this divelab (see all settings)"
+        return "unknown: the run did not record its experiment's defaults (see all settings)"
     return ", ".join(f"{k}={format_value(v)}" for k, v in run.changed.items()) or "defaults"
 
 
