@@ -2,6 +2,9 @@
 (see DESIGN.md for the contract).
 
 Kept thin: parsing and printing only; the work is in :mod:`divelab.runner`.
+
+Long only because it has seven subcommands: each is a short parse-and-print function, and
+together they are the command-line contract, best read in one place.
 """
 
 from __future__ import annotations

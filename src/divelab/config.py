@@ -9,6 +9,9 @@ int, float, bool, str, a Literal of names, ``X | None``, or a tuple of numbers o
 Bounds a value must keep are declared on the field with :func:`setting` and checked by
 :meth:`RunConfig.validate`; an experiment's own ``validate`` keeps only the rules that
 relate several settings.
+
+One thing, settings, kept in one module because the ``--set`` parser reads the very field types
+and bounds that the dataclasses declare.
 """
 
 from __future__ import annotations

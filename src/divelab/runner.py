@@ -10,6 +10,10 @@ Started by ``torchrun`` (``WORLD_SIZE`` > 1), :func:`run` joins the process grou
 CPUs, NCCL on ``cuda:LOCAL_RANK``), runs the experiment in every process — the trainer
 trains data-parallel — and leaves the group at the end; process 0 alone writes the run's
 files. Same experiment, same settings, one process or many.
+
+One thing, an experiment's run from start to finish (config, resume checks, device, threads,
+precision, run files, reading a run back), kept in one module because these steps share the run
+directory's rules and read in order.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ The guide (Hung-yi Lee, 2022) reads a run in this order:
 the run's summary and settings; :func:`diagnose_run` to every model of a run. The numbers
 that turn the guide's words ("flat", "high", "a gap") into decisions are the fields of
 :class:`Thresholds`; they are judgement calls, stated, not laws.
+
+The guide's rules, kept in one module because they are applied in the order above and share
+the thresholds and curve helpers; a split would scatter that order.
 """
 
 from __future__ import annotations

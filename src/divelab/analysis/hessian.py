@@ -19,6 +19,9 @@ Everything works on one flat parameter vector θ (float64 recommended) on any de
 - :func:`spectrum`, :func:`classify`, :func:`minimum_ratio` — what the eigenvalues say;
 - :func:`find_critical_point` — damped Newton steps to a point where ∇f = 0 (saddles included);
 - :func:`saddle_escape` — one step along the most negative curvature.
+
+One topic, the second-order view of a loss, kept in one module because its exact, Hessian-free
+(Lanczos) and Newton tools work on the same flat parameter vector and are used together.
 """
 
 from __future__ import annotations

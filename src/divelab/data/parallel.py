@@ -36,6 +36,9 @@ file used instead of the Bible (tests use it).
 The tensors follow the course: a sentence's ids with ``<eos>`` appended, truncated to
 ``num_steps`` and padded with ``<pad>`` (:func:`build_arrays`); the decoder input is
 ``<bos>`` + the target tokens, the output it must predict the tokens + ``<eos>``.
+
+One pipeline from verse alignment to batched tensors, kept in one module because each step feeds
+the next and the alignment's rules for dropping verses are documented together above.
 """
 
 from __future__ import annotations

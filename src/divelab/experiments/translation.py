@@ -27,6 +27,10 @@ epochs, the GRU models (256-wide embeddings, 2 layers of 256) for 4. They traine
 25.6 (transformer). One epoch of all pairs is ~0.86 M target tokens; ``--set
 max_pairs=5000 --epochs 1`` is a trial of a few minutes that checks the plumbing (measure
 the speed with ``benchmarks/translation_throughput.py`` to choose epochs for another budget).
+
+Three experiments kept in one module because they share config, data, training, evaluation
+(greedy and beam BLEU, chrF) and run files, and differ only in the model (and, for the two
+with attention, its heatmaps).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ base64 PNG, style and the few lines of script are inline: the page loads nothing
 The page is made from the run files alone: the defaults and headline keys are those the
 run recorded in ``config.json`` (so a run of an experiment since renamed or removed still
 reads right); a run written before they were recorded shows all its settings instead.
+
+One page, kept in one module because reading the runs, formatting values, the inline SVG curves
+and the HTML sections all serve that single self-contained page and share its escaping.
 """
 
 from __future__ import annotations

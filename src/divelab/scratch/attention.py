@@ -16,6 +16,9 @@ an output of 0 (its gradients are 0 too), as ``F.scaled_dot_product_attention`` 
 torch ≥ 2.5; ``nn.MultiheadAttention`` with ``need_weights=True`` gives NaN there instead.
 
 Batch first throughout: queries ``(B, ..., L, d)``, keys ``(B, ..., S, d)``.
+
+One family kept in one module because every attention layer builds on the same masked softmax
+and the mask conventions above, which a split would scatter.
 """
 
 from __future__ import annotations

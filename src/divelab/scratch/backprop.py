@@ -15,6 +15,9 @@ and the parameters are plain tensors (no ``requires_grad``).
 Twin: the same network made of ``nn.Flatten``, ``nn.Linear``, ``nn.ReLU`` / ``nn.Sigmoid`` /
 ``nn.Tanh`` and ``F.cross_entropy``, differentiated by autograd (``loss.backward()``), and
 ``torch.optim.SGD`` for the update.
+
+One idea in one module: the layers, the loss and the MLP that chains them are read together as
+the chain rule, each layer's derivative in its docstring.
 """
 
 from __future__ import annotations

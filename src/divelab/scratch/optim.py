@@ -8,6 +8,9 @@ schedulers refuse them; a training loop changes ``param_groups[0]["lr"]`` instea
 Notation in the formulas: ``θ`` a parameter, ``g`` its gradient (``∇θ L``, the minibatch
 mean loss), ``lr`` the learning rate, ``λ`` the weight decay, ``t`` the number of steps
 this parameter has taken (counting the current one). Products and squares are elementwise.
+
+One interface, five optimisers: each is a short class with its update rule in its docstring, and
+they share the base class, step counter and argument checks, as in ``torch.optim``.
 """
 
 from __future__ import annotations

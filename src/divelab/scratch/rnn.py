@@ -23,6 +23,9 @@ zero tensor per step in the backward pass).
 
 Not covered (the torch twins have them): ``proj_size``, packed sequences, unbatched 2-D
 input, cuDNN/oneDNN fused kernels.
+
+One family kept in one module because the three cells share the input projection, the step loop
+and the layer class that stacks them and runs them in both directions.
 """
 
 from __future__ import annotations

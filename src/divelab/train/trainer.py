@@ -22,6 +22,10 @@ non-padding target tokens. A loss says how many terms it averages with an option
 terms, so the epoch's ``train_loss`` and ``val_loss``/``test_loss`` are means over all
 terms of the epoch or set (not means of batch means), and the data-parallel gradient is
 the gradient of the global batch's mean.
+
+The one training loop (DESIGN.md: one trainer), kept in one module on purpose: it is long
+because precision, compilation, data parallelism, checkpoints and interruption all meet in its
+epoch loop.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Chapter 7 exercises — attention and translation: masked softmax, scaled dot-product, additive and
-multi-head attention, the sinusoidal positional encoding, corpus BLEU and one step of beam search."""
+multi-head attention, the sinusoidal positional encoding, corpus BLEU and one step of beam search.
+
+One chapter's exercises, kept in one module like every chapter's; its length is the hand-built
+cases and probes of its attention, BLEU and beam-search exercises.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Chapter 1 exercises — basics: the linear layer, the squared loss, one SGD step, softmax,
 log-softmax, log-sum-exp, the cross-entropy loss, and the activations relu, sigmoid, tanh
-with their derivatives."""
+with their derivatives.
+
+One chapter's exercises, kept in one module like every chapter's; it is long because the chapter
+has the most exercises, each a few hand-built cases and a probe.
+"""
 
 from __future__ import annotations
 

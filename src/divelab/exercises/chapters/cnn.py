@@ -1,6 +1,10 @@
 """Chapter 5 exercises — convolutional networks: cross-correlation, a convolution layer's forward
 pass, max and average pooling, and the two halves of a spatial transformer (affine grid, bilinear
-grid sampling)."""
+grid sampling).
+
+One chapter's exercises, kept in one module like every chapter's; its length is the hand-built
+cases and probes of its exercises.
+"""
 
 from __future__ import annotations
 

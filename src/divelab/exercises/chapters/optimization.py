@@ -1,6 +1,10 @@
 """Chapter 4 exercises — optimisation: the update steps of SGD with momentum, Adagrad, RMSProp
 and Adam (checked over several steps against torch.optim), a warm-up + cosine learning-rate
-schedule, and classifying a critical point from its Hessian's eigenvalues."""
+schedule, and classifying a critical point from its Hessian's eigenvalues.
+
+One chapter's exercises, kept in one module like every chapter's; its length is the hand-built
+cases, probes and torch.optim references of its exercises.
+"""
 
 from __future__ import annotations
 

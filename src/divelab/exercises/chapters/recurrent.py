@@ -8,6 +8,9 @@ the RNN's first case has no biases and a square ``weight_ih``, so transposed wei
 values instead of an error; the GRU's first case ties the reset rows to the update rows and
 starts from ``h = 0`` with ``b_hn = 0``, where a wrong gate order, a reset applied before the
 product and a swapped update mix each fail on a different tensor.
+
+One chapter's exercises, kept in one module like every chapter's: the three cells share their
+inputs, probes and hints, and most of the length is the hand-built cases above.
 """
 
 from __future__ import annotations

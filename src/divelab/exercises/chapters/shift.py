@@ -2,6 +2,9 @@
 re-weighting a classifier's posteriors, the Page–Hinkley drift detector.
 
 No library computes these, so each exercise's reference is the project's own solution.
+
+One chapter's exercises, kept in one module like every chapter's; its length is the hand-built
+cases and probes of its four exercises.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Chapter 3 exercises — backpropagation and numerical stability: the backward pass of a
-linear + ReLU layer by hand, Xavier and He initialisation, batch normalisation, gradient clipping."""
+linear + ReLU layer by hand, Xavier and He initialisation, batch normalisation, gradient clipping.
+
+One chapter's exercises, kept in one module like every chapter's; its length is the hand-built
+cases and probes of its exercises.
+"""
 
 from __future__ import annotations
 
