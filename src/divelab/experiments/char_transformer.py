@@ -27,10 +27,8 @@ from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.vocab import tokenize
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, final_metrics, prepare,
-                                                       add_bits as _bits, check_text as _check_text,
-                                                       samples_text as _samples_text,
-                                                       write_run_files as _write_run_files)
+from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, add_bits, check_text,
+                                                       final_metrics, prepare, samples_text, write_run_files)
 from divelab.models.char_transformer import CharTransformer
 from divelab.models.rnn_lm import sequence_cross_entropy
 from divelab.train.callbacks import Callback, EpochEnd, GradClip
@@ -71,7 +69,7 @@ class CharTransformerConfig(OptimConfig):
 
     def validate(self) -> None:
         super().validate()
-        _check_text(self.text)
+        check_text(self.text)
         if self.d_model % self.nhead:
             raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
 
@@ -110,12 +108,12 @@ def char_transformer(cfg: CharTransformerConfig, ctx: RunContext) -> dict[str, A
     optimizer = build_optimizer(cfg, model.parameters())
     scheduler = build_schedule(cfg, optimizer, len(data.train))
     callbacks: list[Callback] = [GradClip(cfg.clip)] if cfg.clip > 0 else []
-    callbacks.append(EpochEnd(_bits))
+    callbacks.append(EpochEnd(add_bits))
     trainer = ctx.trainer(model, sequence_cross_entropy, optimizer, data.train, data.test, classification=False,
                           callbacks=callbacks, scheduler=scheduler)
     ctx.fit(trainer, title=f"char-transformer: {cfg.num_layers} × {cfg.d_model}, window {cfg.num_steps}")
     generated = samples(model, data, cfg)
-    _write_run_files(ctx, data, _samples_text({"": generated}))
+    write_run_files(ctx, data, samples_text({"": generated}))
     return {**final_metrics(ctx, model, data, cfg, trainer.history, macs_per_token(model)),
             "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(data.vocab),
             "train_tokens": len(data.train.tensors[0]), "test_tokens": len(data.test.tensors[0]),

@@ -113,8 +113,10 @@ class DeepLMConfig(LMConfig):
 @dataclass
 class LargeLMConfig(LMConfig):
     """One LSTM layer of 512 units, 5 epochs at lr 0.005: about 4 times the arithmetic per
-    character of ``lstm``, meant for a CPU that computes bf16 in hardware (``precision=auto``
-    trains it in bf16 there; see the README for the measured time and parity with fp32)."""
+    character of ``lstm``. ``precision=auto`` trains it in fp32: in bf16 (2.6–3× faster on a CPU
+    with AMX) its held-out bits per character after 10⁶ training characters were 0.1 worse
+    (2.218 / 2.209 against 2.118 / 2.101 for seeds 0 / 1), outside seed noise; ``--set
+    precision=bf16`` asks for it anyway."""
 
     epochs: int = 5
     lr: float = 0.005
@@ -186,5 +188,5 @@ EXPERIMENTS = [
     _experiment("lstm", "lstm", False, LMConfig, "Character-level language model with nn.LSTM"),
     _experiment("deep-rnn", "lstm", False, DeepLMConfig, "Character-level language model, two stacked LSTM layers"),
     _experiment("lstm-large", "lstm", False, LargeLMConfig,
-                "Character-level language model, one LSTM layer of 512 units (bf16 where the CPU is fast at it)"),
+                "Character-level language model, one LSTM layer of 512 units"),
 ]
