@@ -180,6 +180,8 @@ def summary(args: argparse.Namespace, settings: dict[str, Any], runs: list[dict[
         "train_seconds_per_epoch": [round(s["train_seconds_per_epoch"], 2) for s in sums],
         "eval_seconds_per_epoch": [round(s["eval_seconds_per_epoch"], 2) for s in sums],
         "data_seconds": [s["data_seconds"] for s in sums],
+        "precision": [s.get("precision") for s in sums],  # what precision=auto chose on this machine
+        "mfu": [s.get("mfu") for s in sums],
         "histories": [r["history"] for r in runs],
         "parameters": first["parameters"],
         "macs_per_image": first["macs_per_image"],

@@ -74,7 +74,7 @@ class SpeedrunConfig(FashionOptimConfig):
     """
 
     epochs: int = 7
-    batch_size: int = 512
+    batch_size: int = 256
     lr: float = 0.4
     optimizer: OptimizerName = "nesterov"
     momentum: float = 0.9
