@@ -123,5 +123,6 @@ def char_transformer(cfg: CharTransformerConfig, ctx: RunContext) -> dict[str, A
 EXPERIMENTS = [
     Experiment("char-transformer", "attention",
                "Character-level decoder-only Transformer language model (causal self-attention) on the Bible",
-               CharTransformerConfig, char_transformer, headline=("test_bpc", "test_ppl", "tokens_per_s")),
+               CharTransformerConfig, char_transformer, headline=("test_bpc", "test_ppl", "tokens_per_s"),
+               bf16=True),
 ]
