@@ -5,7 +5,7 @@ One module per experiment or tight family:
 - :mod:`~.text_data` — ``text-data``: the corpus, its vocabularies, Zipf's law and the two ways
   of partitioning a sequence into minibatches;
 - :mod:`~.recurrent` — ``rnn-scratch``, ``rnn``, ``gru-scratch``, ``gru``, ``lstm-scratch``,
-  ``lstm``, ``deep-rnn``, ``lstm-large``: character-level language models trained with
+  ``lstm``, ``deep-rnn``: character-level language models trained with
   truncated BPTT and gradient clipping;
 - :mod:`~.birnn` — ``birnn``: a bidirectional LSTM as a language model, against the
   unidirectional one.

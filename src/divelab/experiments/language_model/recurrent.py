@@ -1,6 +1,5 @@
 """The recurrent character-level language models (d2l §9.5–10.3): ``rnn-scratch``, ``rnn``,
-``gru-scratch``, ``gru``, ``lstm-scratch``, ``lstm``, ``deep-rnn`` (two stacked LSTM layers)
-and ``lstm-large`` (512 units).
+``gru-scratch``, ``gru``, ``lstm-scratch``, ``lstm`` and ``deep-rnn`` (two stacked LSTM layers).
 
 Each trains an :class:`~divelab.models.rnn_lm.RNNLM` on the training books with truncated
 BPTT (sequential partitioning, the detached state carried across batches) and gradient-norm
@@ -110,19 +109,6 @@ class DeepLMConfig(LMConfig):
     num_layers: int = 2
 
 
-@dataclass
-class LargeLMConfig(LMConfig):
-    """One LSTM layer of 512 units, 5 epochs at lr 0.005: about 4 times the arithmetic per
-    character of ``lstm``. ``precision=auto`` trains it in fp32: in bf16 (2.6–3× faster on a CPU
-    with AMX) its held-out bits per character after 10⁶ training characters were 0.1 worse
-    (2.218 / 2.209 against 2.118 / 2.101 for seeds 0 / 1), outside seed noise; ``--set
-    precision=bf16`` asks for it anyway."""
-
-    epochs: int = 5
-    lr: float = 0.005
-    hidden_size: int = 512
-
-
 def fit_lm(cfg: LMConfig, ctx: RunContext, data: LMData, cell: Cell, *, scratch: bool = False,
            bidirectional: bool = False, name: str | None = None) -> tuple[RNNLM, list[dict[str, Any]]]:
     """Train a fresh :class:`RNNLM` (seeded by ``cfg.seed``) with ``cfg``'s settings; model and history."""
@@ -173,10 +159,9 @@ def _lm_experiment(cell: Cell, scratch: bool) -> Any:
     return run
 
 
-def _experiment(name: str, cell: Cell, scratch: bool, config: type[LMConfig], what: str,
-                bf16: bool = False) -> Experiment:
+def _experiment(name: str, cell: Cell, scratch: bool, config: type[LMConfig], what: str) -> Experiment:
     return Experiment(name, "rnn", what, config, _lm_experiment(cell, scratch),
-                      headline=("test_bpc", "test_ppl", "tokens_per_s"), bf16=bf16)
+                      headline=("test_bpc", "test_ppl", "tokens_per_s"))
 
 
 EXPERIMENTS = [
@@ -187,6 +172,4 @@ EXPERIMENTS = [
     _experiment("lstm-scratch", "lstm", True, ScratchLMConfig, "Character-level language model, LSTM from scratch"),
     _experiment("lstm", "lstm", False, LMConfig, "Character-level language model with nn.LSTM"),
     _experiment("deep-rnn", "lstm", False, DeepLMConfig, "Character-level language model, two stacked LSTM layers"),
-    _experiment("lstm-large", "lstm", False, LargeLMConfig,
-                "Character-level language model, one LSTM layer of 512 units"),
 ]
