@@ -16,8 +16,9 @@ prefixes the recurrent models are given.
 
 Measured (``divelab run char-transformer``, Intel Xeon with AMX, 2 threads, bf16 under
 ``precision=auto``): held-out 1.881 bits per character after one epoch, 471 s of training at
-9,688 characters/s — the 256-unit LSTM reached 1.635 in 463 s (on the machine of its README row). bf16 against fp32 after
-5·10⁵ characters: 3.509 / 3.490 against 3.511 / 3.492 bits (seeds 0, 1), 1.28× faster.
+9,688 characters/s; the 256-unit LSTM reached 1.635 in 463 s (on the machine of its README
+row). bf16 against fp32 after 5·10⁵ characters: 3.509 / 3.490 against 3.511 / 3.492 bits
+(seeds 0, 1), 1.28× faster.
 """
 
 from __future__ import annotations
