@@ -1,15 +1,16 @@
 """A decoder-only Transformer language model over characters (GPT-style; d2l §11.9, Radford et al. 2018).
 
-    h₀ = E[x] + P[0 … T−1]                      token and learned position embeddings, (B, T, d)
-    hₗ = hₗ₋₁ + SA(LN₁(hₗ₋₁)) ;  hₗ += FFN(LN₂(hₗ))   × num_layers, causal self-attention (pre-norm)
-    logits = LN(h_L) Eᵀ                          the output projection tied to the embedding
+    h₀ = E[x] + P[0 … T−1]               token and learned position embeddings, (B, T, d)
+    h ← h + SA(LN₁(h)),  h ← h + FFN(LN₂(h))   num_layers times, causal self-attention (pre-norm)
+    logits = LN(h) Eᵀ + b                 the output projection tied to the embedding
 
-Built from the project's own pre-norm encoder layer (:class:`divelab.scratch.transformer.
-TransformerEncoderLayer`, on the fused attention of :mod:`divelab.models.attention`, as the
-translation :class:`~divelab.models.transformer.Transformer`) with a causal mask, so position ``t`` attends to ``0 … t`` only and
-the logits at ``t`` predict token ``t + 1``. ``context`` is the longest sequence it takes
-(the size of the position table). The embedding is drawn from ``N(0, 0.02²)`` as in GPT-2;
-the tied output layer needs no extra ``V·d`` parameters.
+Built from the project's own pre-norm encoder layer
+(:class:`divelab.scratch.transformer.TransformerEncoderLayer`, on the fused attention of
+:mod:`divelab.models.attention`, as the translation :class:`~divelab.models.transformer.Transformer`)
+with a causal mask, so position ``t`` attends to ``0 … t`` only and the logits at ``t`` predict
+token ``t + 1``. ``context`` is the longest sequence it takes (the size of the position table).
+The embedding is drawn from ``N(0, 0.02²)`` as in GPT-2; the tied output layer needs no extra
+``V·d`` parameters.
 """
 
 from __future__ import annotations
