@@ -40,7 +40,7 @@ norm scale with a 4× bias rate, label smoothing 0.2, wider stages (32/64/128), 
 translations by ±1 px: none beyond noise; warm-up of half an epoch lost 1 %; an EMA of the
 weights (with the live batch-norm statistics) lost 2 %. Batch 512 (6.8 s epochs instead of
 8.4 s) missed 93 % on one seed of three in 7 and in 8 epochs. The issue's ≤ 30 s would need
-about 4 epochs of this network's learning in 7; 4 epochs end at 92.0–92.6 %.
+what 7 epochs learn in about 4; 4 epochs end at 92.0–92.6 %.
 ``torch.compile`` did not pay: ≈ 60 s of compiling (train and eval graphs), no faster steps.
 
 On a shared machine run it with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (or with one
