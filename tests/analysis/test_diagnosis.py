@@ -79,6 +79,17 @@ def test_wobbles_of_a_loss_driven_near_zero_are_not_a_rise():
     assert kind(history(train[:5] + [0.004, 0.1, 0.06, 0.2])) == "lr-too-high"  # 15 % of the fall given back
 
 
+def test_a_spike_of_a_loss_driven_near_zero_is_not_a_jump():
+    """Adam's one-epoch spike near zero (the ensemble's bagged members on an AMX Xeon): 0.0064 →
+    0.0769 is 12-fold, yet 5 % of the 1.35 the loss had fallen; a many-fold rise that gives back
+    a real share of the fall still counts."""
+    test = [0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.05, 1.1, 1.15]
+    train = [1.35, 0.5, 0.1, 0.02, 0.006, 0.0025, 0.004, 0.0064, 0.0769, 0.0463]
+    assert kind(history(train, test=test)) == "overfitting"
+    spike = [1.35, 0.5, 0.1, 0.02, 0.006, 0.0025, 0.004, 0.0064, 0.3, 0.004]  # back down: only the jump shows
+    assert kind(history(spike, test=test)) == "lr-too-high"
+
+
 def test_a_loss_that_never_moves_is_not_learning():
     d = diagnose("m", history([2.303, 2.302, 2.303, 2.302], train_acc=[0.1] * 4))
     assert d.finding.kind == "not-learning" and "0.1" in d.finding.evidence[1]

@@ -178,7 +178,8 @@ def _unstable(train: list[tuple[int, float]], t: Thresholds) -> Finding | None:
 
     "Well above" is measured against the larger of the loss and the fall it had made since
     the first epoch: a loss driven from 1.3 to 0.004 that ends at 0.005 has wobbled (as Adam
-    does near zero), not risen.
+    does near zero), not risen; likewise one that spikes from 0.006 to 0.08 for an epoch has
+    not jumped, though it grew 13-fold.
     """
     if len(train) < 2:
         return None
@@ -194,7 +195,9 @@ def _unstable(train: list[tuple[int, float]], t: Thresholds) -> Finding | None:
     if low < len(values) - 1 and up(values[low], values[-1], t.rise):
         evidence.append(f"training loss rose from {_fmt(values[low])} (epoch {train[low][0]}) "
                         f"to {_fmt(values[-1])} (epoch {train[-1][0]})")
-    jumps = [i for i in range(1, len(values)) if values[i] > t.jump * values[i - 1]]
+    # a jump is a many-fold rise that is also large against the fall (Adam's spikes near zero are not)
+    jumps = [i for i in range(1, len(values))
+             if values[i] > t.jump * values[i - 1] and up(values[i - 1], values[i], t.rise)]
     if jumps:
         i = jumps[0]
         evidence.append(f"training loss jumped {values[i] / values[i - 1]:.0f}× from {_fmt(values[i - 1])} "
