@@ -4,9 +4,6 @@ from divelab.analysis.layer_stats import (
     LayerStats,
     activation_stats,
     gradient_norms,
-    plot_activation_std,
-    plot_gradient_norms,
-    plot_per_layer,
     weight_layers,
 )
 
@@ -14,8 +11,5 @@ __all__ = [
     "LayerStats",
     "activation_stats",
     "gradient_norms",
-    "plot_activation_std",
-    "plot_gradient_norms",
-    "plot_per_layer",
     "weight_layers",
 ]

@@ -8,22 +8,19 @@ reaches the first layers can be many orders of magnitude smaller (vanishing) or 
 - :func:`gradient_norms` — ``‖∂loss/∂W_l‖`` of every such layer for one backward pass;
 - :func:`activation_stats` — mean and standard deviation of chosen modules' outputs for one
   forward pass (forward hooks);
-- :class:`LayerStats` — the same two during training, as a trainer callback;
-- :func:`plot_per_layer` — a quantity against layer depth, one line per setting.
+- :class:`LayerStats` — the same two during training, as a trainer callback.
+
+Their figures (a quantity against layer depth) are in :mod:`divelab.report.layer_figures`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 
-from divelab.report.figures import new_figure
 from divelab.train.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -154,37 +151,3 @@ class LayerStats(Callback):
         self.history = list(state["history"])
         self._grad_sum, self._steps = state["grad_sum"], int(state["steps"])
         self._act_sum, self._act_count = state["act_sum"], int(state["act_count"])
-
-
-# ---- figures ------------------------------------------------------------------------------
-
-def draw_per_layer(ax: Axes, series: Mapping[str, Sequence[float]], ylabel: str, log: bool = True) -> None:
-    """One line per entry of ``series`` (label → value per layer) against layer depth 1, 2, …"""
-    for label, values in series.items():
-        ax.plot(range(1, len(values) + 1), list(values), marker="o", markersize=3, label=label)
-    if log:
-        ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("layer (1 = input side)")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-
-
-def plot_per_layer(series: Mapping[str, Sequence[float]], ylabel: str, title: str = "", log: bool = True) -> Figure:
-    """A figure of :func:`draw_per_layer`, e.g. gradient norm or activation std per layer."""
-    fig, axes = new_figure(size=(6.0, 4.0))
-    draw_per_layer(axes[0][0], series, ylabel, log)
-    if title:
-        axes[0][0].set_title(title)
-    return fig
-
-
-def plot_gradient_norms(norms: Mapping[str, Sequence[float]], title: str = "gradient norm per layer") -> Figure:
-    """``‖∂loss/∂W_l‖`` against depth ``l`` (log scale), one line per setting."""
-    return plot_per_layer(norms, "‖∂loss/∂W‖ (log scale)", title)
-
-
-def plot_activation_std(stds: Mapping[str, Sequence[float]], title: str = "activation std per layer") -> Figure:
-    """Standard deviation of each layer's output against depth (log scale), one line per setting."""
-    return plot_per_layer(stds, "activation std (log scale)", title)

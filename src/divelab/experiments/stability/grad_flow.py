@@ -15,12 +15,13 @@ import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from divelab.analysis.layer_stats import LayerStats, draw_per_layer, gradient_norms, weight_layers
+from divelab.analysis.layer_stats import LayerStats, gradient_norms, weight_layers
 from divelab.config import FashionConfig, setting
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.stability.common import InitFn, deep_mlp, fit_or_diverge, normal
 from divelab.report.figures import new_figure
+from divelab.report.layer_figures import draw_per_layer
 import divelab.scratch.init as scratch_init
 
 

@@ -14,12 +14,13 @@ import torch
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 
-from divelab.analysis.layer_stats import activation_stats, draw_per_layer, weight_layers
+from divelab.analysis.layer_stats import activation_stats, weight_layers
 from divelab.config import FashionConfig, setting
 from divelab.data import fashion_mnist
 from divelab.experiment import Experiment, RunContext
 from divelab.experiments.stability.common import InitFn, deep_mlp, normal
 from divelab.report.figures import new_figure
+from divelab.report.layer_figures import draw_per_layer
 import divelab.scratch.init as scratch_init
 
 
