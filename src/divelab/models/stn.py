@@ -17,30 +17,21 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab.scratch.spatial_transformer import SpatialTransformerScratch, localization_net
+from divelab.scratch.spatial_transformer import SpatialTransformerScratch
 
 IMAGE_SIDE = 28
 
 
-class SpatialTransformer(nn.Module):
+class SpatialTransformer(SpatialTransformerScratch):
     """Localisation net → ``θ`` → ``F.affine_grid`` → ``F.grid_sample`` (bilinear, zero padding).
 
-    The localisation net is :func:`divelab.scratch.spatial_transformer.localization_net`, which
-    starts at ``θ = [I | 0]`` (the layer passes images through). Jaderberg et al., 2015.
+    The hand-written :class:`~divelab.scratch.spatial_transformer.SpatialTransformerScratch`
+    (its localisation net, which starts at ``θ = [I | 0]``, and its parameters) with the grid
+    and the sampling handed to PyTorch's functions. Jaderberg et al., 2015.
 
     Twin: divelab.scratch.spatial_transformer.SpatialTransformerScratch (the sampling written by
     hand), same parameters
     """
-
-    def __init__(self, in_channels: int = 1, height: int = 28, width: int = 28, hidden: int = 32,
-                 align_corners: bool = False):
-        super().__init__()
-        self.align_corners = align_corners
-        self.localization = localization_net(in_channels, height, width, hidden)
-
-    def theta(self, x: Tensor) -> Tensor:
-        """The affine maps (N, 2, 3) the localisation net predicts for the images ``x``."""
-        return self.localization(x).view(-1, 2, 3)
 
     def forward(self, x: Tensor) -> Tensor:
         grid = F.affine_grid(self.theta(x), list(x.shape), align_corners=self.align_corners)
