@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from divelab import rundir
+from divelab import machine, rundir
+from divelab.analysis.flops import utilisation
 from divelab.config import RunConfig, to_dict
 from divelab.errors import UserError
 from divelab.files import atomic_write_json
@@ -146,6 +147,15 @@ class RunContext:
             name = f"curves-{trainer.name}" if trainer.name else "curves"
             self.save_figure(figures.training_curves(history, title or trainer.name or self.experiment), name)
         return history
+
+    def utilisation(self, macs_per_example: float, examples: int, seconds: float) -> dict[str, float]:
+        """Model FLOP utilisation of training (:func:`divelab.analysis.flops.utilisation`):
+        ``examples`` trained by all the run's processes in ``seconds``, this process's share of them
+        against this machine's matrix-product peak in the run's precision; ``{}`` if nothing was timed."""
+        if seconds <= 0:
+            return {}
+        peak = machine.matmul_peak(str(self.device), self.precision)
+        return utilisation(macs_per_example, examples // self.world.world_size, seconds, peak)
 
     def save_figure(self, fig: Figure, name: str) -> Path:
         """Write ``fig`` as ``NAME.png`` in the run directory (process 0 only)."""

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from divelab import machine
-from divelab.analysis.flops import count_flops, utilisation
+from divelab.analysis.flops import count_flops
 from divelab.config import FashionOptimConfig
 from divelab.data import fashion_mnist
 from divelab.data.augment import Augment, AugmentedLoader
@@ -51,14 +50,9 @@ def train_classifier(cfg: FashionOptimConfig, ctx: RunContext, model: nn.Module,
 
 
 def _utilisation(ctx: RunContext, model: nn.Module, history: list[dict[str, Any]], images: int) -> dict[str, float]:
-    """Model FLOP utilisation of the training (:func:`divelab.analysis.flops.utilisation`), per process,
-    against this machine's matrix-product peak in the precision the run used."""
-    seconds = sum(r["train_seconds"] for r in history)
-    if seconds <= 0:
-        return {}
+    """Model FLOP utilisation of the training (:meth:`RunContext.utilisation`)."""
     macs = count_flops(model, (1, *fashion_mnist.IMAGE_SHAPE)).macs
-    peak = machine.matmul_peak(str(ctx.device), ctx.precision)
-    return utilisation(macs, images * len(history) // ctx.world.world_size, seconds, peak)
+    return ctx.utilisation(macs, images * len(history), sum(r["train_seconds"] for r in history))
 
 
 @torch.inference_mode()

@@ -61,8 +61,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from divelab import machine
-from divelab.analysis.flops import count_flops, utilisation
+from divelab.analysis.flops import count_flops
 from divelab.config import FashionOptimConfig, OptimizerName, ScheduleName, setting, show
 from divelab.data import TensorLoader, fashion_mnist
 from divelab.data.augment import AlternatingFlips, Augment, AugmentedLoader
@@ -274,8 +273,7 @@ def speedrun(cfg: SpeedrunConfig, ctx: RunContext) -> dict[str, Any]:
     epochs_run = len(history)
     macs = count_flops(model, (1, *fashion_mnist.IMAGE_SHAPE)).macs
     train_seconds = sum(r["train_seconds"] for r in history)
-    speed = utilisation(macs, train.num_samples * epochs_run // ctx.world.world_size, train_seconds,
-                        machine.matmul_peak(str(ctx.device), ctx.precision)) if train_seconds > 0 else {}
+    speed = ctx.utilisation(macs, train.num_samples * epochs_run, train_seconds)
     return {
         "seconds_to_target": clock.seconds_to_target,
         "epoch_of_target": clock.epoch_of_target,

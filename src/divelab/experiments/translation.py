@@ -46,8 +46,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from divelab import machine
-from divelab.analysis.flops import count_call, utilisation
+from divelab.analysis.flops import count_call
 from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.data.parallel import PairCorpus, TranslationData, load_pairs, translation_data
 from divelab.errors import UserError
@@ -208,9 +207,7 @@ def training_utilisation(ctx: RunContext, model: nn.Module, data: TranslationDat
         macs += count_call(model, x).macs
         terms += int(loss_terms(count_terms, y))
     per_token = macs / max(terms, 1)
-    peak = machine.matmul_peak(str(ctx.device), ctx.precision)
-    return {"macs_per_target_token": per_token,
-            **utilisation(per_token, tokens // ctx.world.world_size, seconds, peak)}
+    return {"macs_per_target_token": per_token, **ctx.utilisation(per_token, tokens, seconds)}
 
 
 def tokens_per_second(history: list[dict[str, Any]], tokens_per_epoch: int) -> float:

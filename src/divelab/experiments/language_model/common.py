@@ -10,8 +10,7 @@ from typing import Any
 
 import torch
 
-from divelab import machine
-from divelab.analysis.flops import recurrent_macs, utilisation
+from divelab.analysis.flops import recurrent_macs
 from divelab.data.sequence import SequenceLoader
 from divelab.data.text import Corpus, load_corpus
 from divelab.data.vocab import Vocab, tokenize
@@ -103,9 +102,7 @@ def final_metrics(ctx: RunContext, model: torch.nn.Module, data: LMData, cfg: An
     held_out = {"perplexity": perplexity(test_loss)}  # the run-directory contract's names (DESIGN.md)
     if cfg.level == "char":
         held_out["bits_per_char"] = bits_per_token(test_loss)
-    tokens = len(history) * tokens_per_epoch // ctx.world.world_size  # this process's share
-    speed = utilisation(macs, tokens, train_seconds,
-                        machine.matmul_peak(str(ctx.device), ctx.precision)) if train_seconds > 0 else {}
+    speed = ctx.utilisation(macs, len(history) * tokens_per_epoch, train_seconds)
     return {"test_loss": test_loss, "test_ppl": perplexity(test_loss), "test_bpc": bits_per_token(test_loss),
             **held_out, "train_bpc": history[-1]["train_bpc"] if history else None,
             "tokens_per_s": len(history) * tokens_per_epoch / train_seconds if train_seconds > 0 else None,
