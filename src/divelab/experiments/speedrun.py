@@ -34,7 +34,8 @@ Measured (``benchmarks/speedrun.py --runs 3 --no-baseline``, 2 threads, ``OMP_WA
 - An earlier, older 2-core machine (fp32, random flips): 23.6 s of training per epoch and 93 %
   after 177 s (seed 0); under load 175–246 s.
 
-Tried here and not kept, 4-epoch probes at batch 512 (seed noise ±0.3 %): a frozen
+Tried here and not kept, in 4-epoch probes at batch 512 with a throwaway training loop outside
+the project (not a committed command; seed noise ±0.3 %): a frozen
 patch-whitening first layer (+0.3 %, 20 % slower epochs), inputs standardised, a frozen batch-
 norm scale with a 4× bias rate, label smoothing 0.2, wider stages (32/64/128), test-time
 translations by ±1 px: none beyond noise; warm-up of half an epoch lost 1 %; an EMA of the
