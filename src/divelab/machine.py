@@ -22,6 +22,14 @@ CPU_FLAGS = ("avx2", "avx512_f", "avx512_bf16", "amx_tile", "amx_bf16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_CUDA_CAPABILITY = (8, 0)  # Ampere: tensor cores with native bf16
 
+# Environment variables that keep the libraries below what the CPU has (to measure, on one
+# machine, what an older CPU would do): oneDNN (convolutions, bf16 matrix products), ATen's
+# vectorised kernels, MKL (fp32 matrix products).
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+# oneDNN's instruction sets below AVX512_CORE_BF16: capped at one of them, oneDNN cannot use
+# the CPU's bf16 instructions (AVX2_VNNI_2 converts bf16 but has no bf16 dot product)
+ONEDNN_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
 
 def cpu_capabilities() -> dict[str, Any]:
     """PyTorch's view of the CPU (``torch.cpu.get_capabilities()``, cpuinfo): name, cores, ISA flags."""
@@ -29,18 +37,38 @@ def cpu_capabilities() -> dict[str, Any]:
     return dict(get()) if get is not None else {}
 
 
+def isa_limits() -> dict[str, str]:
+    """The :data:`ISA_LIMITS` set in this process's environment, by name."""
+    return {name: os.environ[name] for name in ISA_LIMITS if os.environ.get(name)}
+
+
+def onednn_bf16_cap() -> str | None:
+    """The ``ONEDNN_MAX_CPU_ISA`` (or older ``DNNL_MAX_CPU_ISA``) setting that keeps oneDNN from
+    bf16 instructions, as ``NAME=VALUE``; ``None`` when oneDNN may use them."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        value = os.environ.get(name, "").strip()
+        if value:  # oneDNN reads the first one set
+            return f"{name}={value}" if value.upper() in ONEDNN_ISAS_WITHOUT_BF16 else None
+    return None
+
+
 def cpu_facts() -> dict[str, Any]:
-    """CPU model, cores, the :data:`CPU_FLAGS` it has, and the threads torch uses."""
+    """CPU model, cores, the :data:`CPU_FLAGS` it has, the threads torch uses, and any
+    :data:`ISA_LIMITS` in force (``flags`` are the hardware's, whatever the limits)."""
     caps = cpu_capabilities()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
-    return {"cpu": caps.get("cpu_name") or platform.processor() or platform.machine(),
-            "physical_cores": caps.get("num_physical_cores"), "usable_cores": usable,
-            "flags": [flag for flag in CPU_FLAGS if caps.get(flag)],
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads()}
+    record = {"cpu": caps.get("cpu_name") or platform.processor() or platform.machine(),
+              "physical_cores": caps.get("num_physical_cores"), "usable_cores": usable,
+              "flags": [flag for flag in CPU_FLAGS if caps.get(flag)],
+              "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+              "threads": torch.get_num_threads()}
+    limits = isa_limits()
+    if limits:
+        record["isa_limits"] = limits
+    return record
 
 
 def cuda_facts(device: torch.device) -> dict[str, Any]:
@@ -71,6 +99,10 @@ def fast_bf16(device: torch.device | str) -> tuple[bool, str]:
     if device.type == "cpu":
         caps = cpu_capabilities()
         found = [flag for flag in BF16_CPU_FLAGS if caps.get(flag)]
+        cap = onednn_bf16_cap()
+        if found and cap:
+            return False, (f"{cap} keeps oneDNN from the CPU's {' and '.join(f.upper() for f in found)}: "
+                           "bf16 would be emulated, slower than fp32")
         if found:
             return True, f"the CPU has {' and '.join(f.upper() for f in found)}"
         return False, "the CPU has neither AVX512_BF16 nor AMX_BF16: bf16 would be emulated, slower than fp32"

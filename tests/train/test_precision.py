@@ -164,6 +164,26 @@ def test_auto_is_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
     assert choose("auto", "cpu", experiment_allows_bf16=True)[0] == "bf16"
 
 
+@pytest.mark.parametrize("name", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_auto_is_fp32_where_onednn_is_kept_below_the_bf16_instructions(monkeypatch, name):
+    """An AVX2 CPU emulated on a bf16 one: oneDNN capped at AVX2 cannot use the bf16 units."""
+    with_cpu(monkeypatch, NO_BF16 | {"amx_bf16": True})
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv(name, "avx2")
+    used, why = choose("auto", "cpu", experiment_allows_bf16=True)
+    assert used == "fp32" and f"{name}=avx2 keeps oneDNN from the CPU's AMX_BF16" in why
+    assert machine.facts("cpu")["isa_limits"][name] == "avx2"
+    monkeypatch.setenv(name, "AVX512_CORE_BF16")  # allows AVX512_BF16, not AMX: still fast
+    assert choose("auto", "cpu", experiment_allows_bf16=True)[0] == "bf16"
+
+
+def test_onednn_reads_its_new_variable_before_the_old_one(monkeypatch):
+    with_cpu(monkeypatch, BF16)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    assert choose("auto", "cpu", experiment_allows_bf16=True)[0] == "bf16"
+
+
 def test_auto_keeps_fp32_for_an_experiment_not_shown_to_match_in_bf16(monkeypatch):
     with_cpu(monkeypatch, BF16)
     used, why = choose("auto", "cpu", experiment_allows_bf16=False)
@@ -181,6 +201,9 @@ def test_machine_facts_name_the_cpu_its_flags_and_threads(monkeypatch):
     facts = machine.facts("cpu")
     assert facts["cpu"] == "test CPU" and facts["flags"] == ["avx2", "avx512_f", "avx512_bf16"]
     assert facts["threads"] == torch.get_num_threads() and facts["torch"] == torch.__version__
+    for name in machine.ISA_LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    assert "isa_limits" not in machine.facts("cpu")
 
 
 @pytest.fixture
