@@ -79,7 +79,10 @@ def bundle(directory: Path) -> None:
     for path in Path(source).glob("*-ubyte*"):
         shutil.copy2(path, images / path.name)
     verses, _ = bible_pairs()
-    rows = (f"{v.source}\t{v.target}\n" for v in verses if "\t" not in v.source + v.target)
+    if any("\t" in text or "\n" in text for v in verses for text in (v.source, v.target)):
+        raise SystemExit("error: a verse holds a tab or a line break; the pairs file cannot keep it apart")
+    # one pair per line, a tab between the sides (the format read_pairs reads)
+    rows = (f"{v.source}\t{v.target}\n" for v in verses)
     (directory / "pairs.tsv").write_text("".join(rows), encoding="utf-8")
     log(f"bundle: {len(list(images.iterdir()))} IDX files and {len(verses)} verse pairs in {directory}")
 

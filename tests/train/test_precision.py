@@ -151,7 +151,10 @@ BF16 = NO_BF16 | {"avx512_bf16": True}
 
 
 def with_cpu(monkeypatch, capabilities):
+    """The CPU as if it had ``capabilities``, no instruction-set cap in the environment."""
     monkeypatch.setattr(machine, "cpu_capabilities", lambda: dict(capabilities))
+    for name in machine.ISA_LIMITS:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_auto_is_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
@@ -168,7 +171,6 @@ def test_auto_is_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
 def test_auto_is_fp32_where_onednn_is_kept_below_the_bf16_instructions(monkeypatch, name):
     """An AVX2 CPU emulated on a bf16 one: oneDNN capped at AVX2 cannot use the bf16 units."""
     with_cpu(monkeypatch, NO_BF16 | {"amx_bf16": True})
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setenv(name, "avx2")
     used, why = choose("auto", "cpu", experiment_allows_bf16=True)
     assert used == "fp32" and f"{name}=avx2 keeps oneDNN from the CPU's AMX_BF16" in why
@@ -201,9 +203,7 @@ def test_machine_facts_name_the_cpu_its_flags_and_threads(monkeypatch):
     facts = machine.facts("cpu")
     assert facts["cpu"] == "test CPU" and facts["flags"] == ["avx2", "avx512_f", "avx512_bf16"]
     assert facts["threads"] == torch.get_num_threads() and facts["torch"] == torch.__version__
-    for name in machine.ISA_LIMITS:
-        monkeypatch.delenv(name, raising=False)
-    assert "isa_limits" not in machine.facts("cpu")
+    assert "isa_limits" not in facts
 
 
 @pytest.fixture
