@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=2.0, help="allowed difference, in seed spreads")
     parser.add_argument("--floor", type=float, default=0.002, help="smallest seed spread assumed")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="other settings")
-    parser.add_argument("--also", nargs="*", default=[], metavar="KEY", help="other summary keys to report per run")
+    parser.add_argument("--also", nargs="+", action="extend", default=[], metavar="KEY",
+                        help="other summary keys to report per run (repeatable)")
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
     report: dict[str, Any] = {"benchmark": "bf16_parity", "machine": machine.facts("cpu"), "seeds": args.seeds,
