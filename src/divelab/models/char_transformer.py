@@ -5,8 +5,9 @@
     logits = LN(h) Eᵀ + b                 the output projection tied to the embedding
 
 Built from the project's own pre-norm encoder layer
-(:class:`divelab.scratch.transformer.TransformerEncoderLayer`, on the fused attention of
-:mod:`divelab.models.attention`, as the translation :class:`~divelab.models.transformer.Transformer`)
+(:class:`divelab.models.transformer_layers.EncoderLayer`: the hand-written layer of
+:mod:`divelab.scratch.transformer` on torch's kernels, as the translation
+:class:`~divelab.models.transformer.Transformer`)
 with a causal mask, so position ``t`` attends to ``0 … t`` only and the logits at ``t`` predict
 token ``t + 1``. ``context`` is the longest sequence it takes (the size of the position table).
 The embedding is drawn from ``N(0, 0.02²)`` as in GPT-2; the tied output layer needs no extra
@@ -18,8 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from divelab.models.attention import FusedMultiHeadAttention
-from divelab.scratch.transformer import LayerNorm, TransformerEncoderLayer
+from divelab.models.transformer_layers import EncoderLayer
 
 
 class CharTransformer(nn.Module):
@@ -41,10 +41,9 @@ class CharTransformer(nn.Module):
             nn.init.normal_(table.weight, std=0.02)
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first=True,
-                                    attention_layer=FusedMultiHeadAttention)
+            EncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first=True)
             for _ in range(num_layers))
-        self.norm = LayerNorm(d_model)
+        self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
         self.head.weight = self.embedding.weight  # tied: logits = LN(h) Eᵀ + b
         nn.init.zeros_(self.head.bias)

@@ -30,7 +30,8 @@ Both encoders pack the padded source (``pack_padded_sequence``), so each sentenc
 state is the one at its own last token and the padding changes nothing.
 
 The loss is :func:`masked_cross_entropy`: the mean over the valid (non-padding) target
-tokens of the cross-entropy, with optional label smoothing.
+tokens of the cross-entropy, with optional label smoothing; :class:`TranslationLoss`, which
+the experiments train with, computes the same in ``F.cross_entropy``'s fused kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -114,17 +116,24 @@ def masked_cross_entropy(logits: Tensor, target: Tensor, pad_id: int, label_smoo
 
 
 class TranslationLoss:
-    """The Trainer's ``loss_fn(logits, tgt_out)``: :func:`masked_cross_entropy` with a fixed padding id and ε.
+    """The Trainer's ``loss_fn(logits, tgt_out)``: :func:`masked_cross_entropy` with a fixed padding id and ε,
+    in ``F.cross_entropy`` (summed over the valid tokens, divided by their count: 0 when there is none).
 
     ``terms(tgt_out)`` tells the Trainer that the loss is a mean over the batch's non-padding
     tokens, so it weights batches (and data-parallel shards) by their tokens, not sentences.
     """
 
     def __init__(self, pad_id: int, label_smoothing: float = 0.0):
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be between 0 and 1, got {label_smoothing}")
         self.pad_id, self.label_smoothing = pad_id, label_smoothing
 
     def __call__(self, logits: Tensor, target: Tensor) -> Tensor:
-        return masked_cross_entropy(logits, target, self.pad_id, self.label_smoothing)
+        if logits.shape[:-1] != target.shape:
+            raise ValueError(f"logits (…, V) and target (…) disagree: {tuple(logits.shape)} vs {tuple(target.shape)}")
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=self.pad_id,
+                                label_smoothing=self.label_smoothing, reduction="sum")
+        return total / self.terms(target).clamp(min=1)
 
     def terms(self, target: Tensor) -> Tensor:
         """The number of tokens the loss averages: ``Σ [target ≠ pad_id]`` (a 0-dim device tensor: no sync)."""

@@ -4,10 +4,11 @@
     decoder:  y = PE(√d · E_tgt[tgt_in]), then N × (causal self-attention, cross-attention to
               the encoder's output, FFN; each add & norm),  logits = y W_outᵀ + b
 
-Built from the hand-written layers of :mod:`divelab.scratch.transformer` (twins of
-``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``) on the library side's
-attention, :class:`divelab.models.attention.FusedMultiHeadAttention`: the attention itself runs
-in ``F.scaled_dot_product_attention`` unless weights are asked for.
+Built from :mod:`divelab.models.transformer_layers`: the hand-written layers of
+:mod:`divelab.scratch.transformer` (twins of ``nn.TransformerEncoderLayer`` /
+``nn.TransformerDecoderLayer``) on torch's kernels — ``nn.LayerNorm``, ``F.dropout`` and the
+fused attention of :class:`divelab.models.attention.FusedMultiHeadAttention`, which runs in
+``F.scaled_dot_product_attention`` unless weights are asked for.
 ``PE`` is the sinusoidal positional encoding of :mod:`divelab.scratch.attention`.
 
 Masks (divelab's convention: boolean ``*_padding_mask`` True = padding, other masks True =
@@ -37,10 +38,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from divelab.models.attention import FusedMultiHeadAttention
 from divelab.models.seq2seq import check_source, source_padding_mask, unpack_batch
 from divelab.scratch.attention import PositionalEncoding
-from divelab.scratch.transformer import LayerNorm, TransformerDecoderLayer, TransformerEncoderLayer
+from divelab.models.transformer_layers import DecoderLayer, EncoderLayer
 
 
 def _embedding(vocab: int, d_model: int) -> nn.Embedding:
@@ -78,15 +78,13 @@ class Transformer(nn.Module):
         self.tgt_embedding = self.src_embedding if share_embeddings else _embedding(tgt_vocab, d_model)
         self.positions = PositionalEncoding(d_model, dropout, max_len)
         self.encoder_layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first,
-                                    attention_layer=FusedMultiHeadAttention)
+            EncoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first)
             for _ in range(num_encoder_layers))
         self.decoder_layers = nn.ModuleList(
-            TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first,
-                                    attention_layer=FusedMultiHeadAttention)
+            DecoderLayer(d_model, nhead, dim_feedforward, dropout, norm_first)
             for _ in range(num_decoder_layers))
-        self.encoder_norm = LayerNorm(d_model) if norm_first else nn.Identity()
-        self.decoder_norm = LayerNorm(d_model) if norm_first else nn.Identity()
+        self.encoder_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        self.decoder_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
         self.output = None if tie_output else nn.Linear(d_model, tgt_vocab, bias=False)
         self.output_bias = nn.Parameter(torch.zeros(tgt_vocab))
 

@@ -24,7 +24,7 @@ which the :class:`divelab.models.transformer.Transformer` uses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -69,8 +69,13 @@ class LayerNorm(nn.Module):
 
 
 class _LayerBase(nn.Module):
-    """What both layers share: the FFN ``W₂ dropout(relu(W₁ x + b₁)) + b₂``, dropout on each sublayer's output."""
+    """What both layers share: the FFN ``W₂ dropout(relu(W₁ x + b₁)) + b₂``, dropout on each sublayer's output.
 
+    ``norm_layer`` is the class the layer normalisations are built from (:class:`LayerNorm` here;
+    the library side, :mod:`divelab.models.transformer_layers`, swaps in ``nn.LayerNorm``).
+    """
+
+    norm_layer: ClassVar[type[nn.Module]] = LayerNorm
     linear1: nn.Linear
     linear2: nn.Linear
 
@@ -111,7 +116,7 @@ class TransformerEncoderLayer(_LayerBase):
         self.self_attn = attention_layer(d_model, nhead, dropout=dropout)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1, self.norm2 = LayerNorm(d_model, layer_norm_eps), LayerNorm(d_model, layer_norm_eps)
+        self.norm1, self.norm2 = self.norm_layer(d_model, layer_norm_eps), self.norm_layer(d_model, layer_norm_eps)
         self.dropout, self.norm_first = dropout, norm_first
         self.self_attn_weights: Tensor | None = None
 
@@ -164,7 +169,7 @@ class TransformerDecoderLayer(_LayerBase):
         self.multihead_attn = attention_layer(d_model, nhead, dropout=dropout)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, layer_norm_eps) for _ in range(3))
+        self.norm1, self.norm2, self.norm3 = (self.norm_layer(d_model, layer_norm_eps) for _ in range(3))
         self.dropout, self.norm_first = dropout, norm_first
         self.self_attn_weights: Tensor | None = None
         self.cross_attn_weights: Tensor | None = None
