@@ -23,7 +23,7 @@ FP32 = MixedPrecision("fp32", torch.device("cpu"))  # what a trainer in fp32 off
 
 # 512 fake training images in batches of 128: 4 updates per epoch, a fraction of a second each; at this
 # small learning rate the first epoch ends below 90 % test accuracy and the second above it
-TINY = {"widths": (8, 16), "extra": (1, 0), "batch_size": 128, "lr": 0.01, "warmup_epochs": 1.0}
+TINY = {"widths": (8, 16), "extra": (1, 0), "batch_size": 128, "lr": 0.01, "warmup_epochs": 1.0, "eval_epochs": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -134,6 +134,31 @@ def test_evaluation_leaves_the_training_mode_alone():
 
 # ---- the clock as a callback ----------------------------------------------------------------
 
+def test_only_the_last_eval_epochs_are_evaluated_and_the_clock_runs_through_all(fake_data, tmp_path):
+    s = divelab.run("speedrun", epochs=3, target=0.9, stop_at_target=False, out=tmp_path / "run",
+                    progress=False, **(TINY | {"eval_epochs": 1})).summary
+    records = metrics(tmp_path / "run")
+    assert ["test_acc" in r for r in records] == [False, False, True]
+    walls = [r["wall_seconds"] for r in records]
+    assert all(a < b for a, b in zip(walls, walls[1:]))
+    assert walls[-1] >= sum(r["train_seconds"] for r in records) + records[-1]["eval_seconds"] - 1e-3
+    assert s["best_test_acc"] == s["final_test_acc"] == records[-1]["test_acc"]
+    assert s["eval_seconds_per_epoch"] == records[-1]["eval_seconds"]
+    assert (tmp_path / "run" / "time_to_accuracy.png").exists()
+
+
+def test_clock_skips_the_epochs_before_its_first():
+    model, loader = _model_and_loader()
+    clock = TargetClock(loader, target=0.0, first_epoch=2)
+    trainer = SimpleNamespace(model=model, stop_training=False, amp=FP32)
+    clock.start()
+    records = [{"epoch": e} for e in (1, 2)]
+    for record in records:
+        clock.on_epoch_end(trainer, record)
+    assert set(records[0]) == {"epoch", "wall_seconds"} and "test_acc" in records[1]
+    assert clock.epoch_of_target == 2 and trainer.stop_training
+
+
 def test_unreached_target_neither_stops_nor_sets_a_time():
     model, loader = _model_and_loader()
     clock = TargetClock(loader, target=1.0, stop=True)
@@ -166,7 +191,7 @@ def test_clock_must_be_started():
 
 @pytest.mark.parametrize("setting", [{"widths": "8,x"}, {"widths": "8,16", "extra": "1"}, {"extra": "a,b,c"},
                                      {"widths": "0,8,16"}, {"extra": "1,-1,0"}, {"label_smoothing": 1.0},
-                                     {"target": 0.0}, {"target": 1.5}, {"padding": -1}, {"eval_batch_size": 0},
+                                     {"target": 0.0}, {"target": 1.5}, {"padding": -1}, {"eval_batch_size": 0}, {"eval_epochs": -1},
                                      {"head": "avg"}])
 def test_bad_settings_are_user_errors(setting, fake_data, tmp_path):
     with pytest.raises(UserError):

@@ -5,7 +5,7 @@ order, masks, cache and parameters) with each piece handed to torch: ``nn.LayerN
 normalisations, ``F.dropout``, ``nn.Linear`` + ``F.relu`` in the feed-forward network, and
 :class:`~divelab.models.attention.FusedMultiHeadAttention` for the attention. The hand-written
 layer norm is eight elementwise kernels forward and as many backward; ``F.layer_norm`` is one
-each way, which made the translation Transformer train 1.13× faster on 2 CPU cores
+each way, which made the translation Transformer train 1.27× faster on 2 CPU cores
 (``benchmarks/transformer_layers.py``).
 
 Same parameter names, shapes and initialisation (drawn in the same order) as the scratch
