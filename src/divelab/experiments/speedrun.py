@@ -4,10 +4,11 @@ In the spirit of the CIFAR-10 speed runs (Page, "How to train your ResNet", 2018
 airbench, 2024), on a 2-core CPU. The recipe:
 
 - the data set held as float tensors in memory, batched by index (:class:`TensorLoader`);
-- :class:`~divelab.models.speednet.SpeedNet`, an all-convolutional net whose stages (32, 48
-  and 96 channels) begin with a stride-2 convolution (≈ 5.6 M multiply–adds per image), batch
-  norm after every convolution, channels-last memory layout (a training step ≈ 20 % faster
-  than in NCHW on the Intel Xeon below);
+- :class:`~divelab.models.speednet.SpeedNet`, an all-convolutional net whose stages (16, 48
+  and 96 channels) begin with a stride-2 convolution, the last two followed by one more 3×3
+  convolution (≈ 3.4 M multiply–adds per image), batch norm after every convolution,
+  channels-last memory layout (a training step ≈ 20 % faster than in NCHW on the Intel Xeon
+  below);
 - SGD with Nesterov momentum, weight decay, a one-cycle-like schedule (linear warm-up, then
   linear decay to 0 at the last planned update), label smoothing;
 - alternating horizontal flips in training (each image mirrored in every other epoch), and
@@ -16,33 +17,36 @@ airbench, 2024), on a 2-core CPU. The recipe:
 - bf16 autocast under ``precision=auto`` where the CPU computes bf16 in hardware (its accuracy
   was measured within seed noise of fp32, ``benchmarks/bf16_parity.py``).
 
-After every epoch the test set is evaluated (with TTA if on) and the record gains
-``wall_seconds``: the wall-clock time since training started. **What is counted**: everything
-from just before the first training batch to the end of that evaluation — every update, every
-per-epoch evaluation, the trainer's checkpoint and metrics writes. **Not counted**: reading the
+After each of the last ``eval_epochs`` epochs (2; 0 = every epoch) the test set is evaluated
+(with TTA if on), and every epoch's record gains ``wall_seconds``: the wall-clock time since
+training started. **What is counted**: everything from just before the first training batch to
+the end of that evaluation — every update, every evaluation, the trainer's checkpoint and
+metrics writes. **Not counted**: reading the
 data set and moving it to the device (``data_seconds`` in the summary) and building the model.
 With ``stop_at_target`` (the default) training stops after the first epoch whose test accuracy
 is ≥ ``target``; ``seconds_to_target`` is that epoch's ``wall_seconds`` (``None`` if it was
 never reached). The learning-rate schedule is planned over ``epochs``, so choose ``epochs``
 such that the target falls in the last epoch or two: accuracy climbs fastest as the rate decays.
 
-Measured (``benchmarks/speedrun.py --runs 3 --no-baseline``, 2 threads, ``OMP_WAIT_POLICY=PASSIVE``):
+Measured (``benchmarks/speedrun.py``, 2 threads, ``OMP_WAIT_POLICY`` unset, idle machine):
 
-- Intel Xeon with AMX (2 cores), bf16 under ``auto``: 3 of 3 seeds reach 93 % in the 7th epoch,
-  after 71.3, 72.5 and 69.7 s (best 93.34 / 93.31 / 93.12 %; 9.5–9.9 s of training per epoch);
-  seeds 3 and 4 (``divelab run speedrun --seed S``) too, after 70.7 and 68.4 s (93.32, 93.39 %).
-  The recipe before (first stage 24 wide), the same hour: 76.8 / 76.0 / 77.6 s (best 93.13–
-  93.17 %). The wider first stage is *faster*: batch norm in channels-last bf16 was a third of
-  the step in ``torch.profiler``, and over 24 channels it took 4.5 ms (forward + backward,
-  256 × 24 × 14 × 14) against 2.8 ms over 32. Six epochs of it: 62.4 / 63.2 / 60.3 s for seeds
-  0–2 (best 93.09–93.15 %) and seed 3 at 61.6 s, but seed 4 ends at 92.89 %, so the recipe keeps
-  7. In fp32 on the same machine (the 24-wide recipe): 93 % after 104–110 s
-  (``bf16_parity.py``: fp32 93.12 / 93.18 / 93.25 %,
-  bf16 93.17 / 92.84 / 93.16 % with all 7 epochs, 1.48× faster).
+- Intel Xeon with AMX (2 cores), bf16 under ``auto``: ``--runs 5``: 5 of 5 seeds reach 93 % in
+  the 8th epoch, after **27.8 / 27.7 / 28.1 / 27.7 / 27.8 s** (best 93.05 / 93.04 / 93.20 / 93.19 /
+  93.03 %; 3.4 s of training per epoch, MFU 0.25 of the bf16 peak). The recipe before it (stages
+  32/48/96 with an extra convolution in each, 7 epochs, evaluated every epoch), the same hour:
+  38.9 / 37.3 / 36.5 s (93.34 / 93.31 / 93.12 %) — and 54.1 s for seed 0 under
+  ``OMP_WAIT_POLICY=PASSIVE``, with which the figures of the session before were taken (71.3 /
+  72.5 / 69.7 s on a slower Xeon of the same type). What paid: dropping the extra 3×3
+  convolution at 14×14 (a third of the multiply–adds; 17.3 against 22.5 ms per step), a 16-wide
+  first stage (16.3 ms; a 24-wide one is slower than 32: batch norm over 24 channels in
+  channels-last is a slow kernel, ``benchmarks/batch_norm_layout.py``: 4.9 against 1.65 ms in
+  bf16), an eighth epoch to win back the accuracy, and no test evaluations before the last two
+  epochs (0.2 s each). Not kept: lr 0.3 or 0.6 (a seed of three missed 93 %), the narrower net
+  for 7 epochs (92.92–93.09 %), the old net for 6 epochs (seed 4: 92.89 %).
 - The same Xeon capped at AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
-  MKL_ENABLE_INSTRUCTIONS=AVX2``; fp32 under ``auto``): 93 % after 140.7 / 137.5 / 137.6 s
-  (17.9–18.2 s of training per epoch); the 24-wide recipe there: 130.9 / 133.2 / 130.7 s (in
-  fp32 the narrower stage is the cheaper one, by its arithmetic).
+  MKL_ENABLE_INSTRUCTIONS=AVX2``; fp32 under ``auto``): 93 % after 61.5 / 60.5 / 60.8 s (best
+  93.52 / 93.02 / 93.15 %; 7.4–7.5 s of training per epoch); with ``--epochs 7`` (``--set
+  epochs=7``): **53.5 / 56.4 / 57.0 s** (93.18 / 93.02 / 93.03 %). The recipe before: 137–141 s.
 - An earlier, older 2-core machine (fp32, random flips): 23.6 s of training per epoch and 93 %
   after 177 s (seed 0); under load 175–246 s.
 
@@ -52,12 +56,13 @@ patch-whitening first layer (+0.3 %, 20 % slower epochs), inputs standardised, a
 norm scale with a 4× bias rate, label smoothing 0.2, wider stages (32/64/128), test-time
 translations by ±1 px: none beyond noise; warm-up of half an epoch lost 1 %; an EMA of the
 weights (with the live batch-norm statistics) lost 2 %. Batch 512 (6.8 s epochs instead of
-8.4 s) missed 93 % on one seed of three in 7 and in 8 epochs. The issue's ≤ 30 s would need
-what 7 epochs learn in about 3; 4 epochs end at 92.0–92.6 %.
+8.4 s) missed 93 % on one seed of three in 7 and in 8 epochs; at the speeds above a larger batch
+no longer makes an epoch cheaper (5.4 s at 256, 5.7 at 384, 5.1 at 512 per epoch of the old net).
 ``torch.compile`` did not pay: ≈ 60 s of compiling (train and eval graphs), no faster steps.
 
-On a shared machine run it with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (or with one
-thread): with the default spinning policy two threads ran 4–6× slower than one.
+On an idle machine leave ``OMP_WAIT_POLICY`` unset (``PASSIVE`` cost 1.48× above). On a shared
+machine run it with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (or with one thread): with the
+default spinning policy two threads ran 4–6× slower than one there.
 """
 
 from __future__ import annotations
