@@ -11,7 +11,10 @@ from divelab import machine
 from divelab.analysis import flops
 from divelab.analysis.flops import count_flops, count_parameters, measure_throughput
 from divelab.models import LeNet
+from divelab.models.attention import FusedMultiHeadAttention
+from divelab.models.char_transformer import CharTransformer
 from divelab.models.registry import MODELS, list_models
+from divelab.scratch.transformer import TransformerEncoderLayer
 
 pytestmark = pytest.mark.twin
 
@@ -215,3 +218,13 @@ def test_the_scratch_transformer_layers_count_as_their_torch_twins(decoder):
 
     counts = [count_flops(Wrapped(layer), (L, d)).macs for layer in (theirs, mine)]
     assert counts[0] == counts[1] == attention + L * 2 * d * f
+
+
+def test_library_transformer_layers_count_as_the_scratch_ones():
+    """The library layers run their FFN through linear1/linear2 (counted by those modules), the scratch
+    layers functionally (counted by hand): the same model must count the same either way."""
+    model = CharTransformer(13, 16, 2, 2, 40, context=10)
+    library = count_flops(model, (10,), dtype=torch.long).macs
+    for i, layer in enumerate(model.layers):
+        model.layers[i] = TransformerEncoderLayer(16, 2, 40, norm_first=True, attention_layer=FusedMultiHeadAttention)
+    assert library == count_flops(model, (10,), dtype=torch.long).macs

@@ -75,8 +75,15 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 ATTENTION = (nn.MultiheadAttention, ScratchMultiHeadAttention)
-# the scratch Transformer layers apply their FFN's weights functionally (linear1/linear2 are never called)
+# the scratch Transformer layers apply their FFN's weights functionally (linear1/linear2 are never called),
+# so the layer itself is counted; their library subclasses (divelab.models.transformer_layers) call the
+# Linear modules, which count themselves: matched by exact type, not isinstance
 FEED_FORWARD = (TransformerEncoderLayer, TransformerDecoderLayer)
+
+
+def _ffn_by_hand(module: nn.Module) -> bool:
+    """Whether ``module`` is a scratch Transformer layer, whose FFN the counter adds by hand."""
+    return type(module) in FEED_FORWARD
 COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, *ATTENTION, *FEED_FORWARD)
 
 
@@ -122,7 +129,7 @@ def _layer_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -
         return _rnn_macs(module, inputs)
     if isinstance(module, ATTENTION):
         return _attention_macs(module, inputs)
-    if isinstance(module, FEED_FORWARD):  # its attention modules count themselves
+    if _ffn_by_hand(module):  # its attention modules count themselves
         first, second = module.linear1, module.linear2
         tokens = inputs[0].numel() // first.in_features
         return tokens * (first.in_features * first.out_features + second.in_features * second.out_features)
@@ -213,7 +220,7 @@ def _counted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     attention = [name for name, m in model.named_modules() if isinstance(m, ATTENTION)]
     inside = tuple(f"{name}." for name in attention)
     return [(name, m) for name, m in model.named_modules()
-            if (isinstance(m, (*ATTENTION, *FEED_FORWARD)) or not list(m.children()))
+            if (isinstance(m, ATTENTION) or _ffn_by_hand(m) or not list(m.children()))
             and not (inside and name.startswith(inside))]
 
 
