@@ -101,6 +101,9 @@ def process_group(world: World, device: torch.device) -> Iterator[None]:
                             rank=world.rank, world_size=world.world_size)
     try:
         yield
+        # every process reaches the end before any tears down: gloo aborted a process (SIGABRT,
+        # "terminate called without an active exception") whose peer closed its sockets first
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
