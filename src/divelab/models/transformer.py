@@ -39,8 +39,8 @@ import torch
 from torch import Tensor, nn
 
 from divelab.models.seq2seq import check_source, source_padding_mask, unpack_batch
-from divelab.scratch.attention import PositionalEncoding
 from divelab.models.transformer_layers import DecoderLayer, EncoderLayer
+from divelab.scratch.attention import PositionalEncoding
 
 
 def _embedding(vocab: int, d_model: int) -> nn.Embedding:
