@@ -11,7 +11,7 @@ import torch
 import divelab
 from divelab.analysis.flops import count_flops
 from divelab.errors import UserError
-from divelab.experiments.char_transformer import macs_per_token
+from divelab.experiments.char_transformer import macs_per_token, overlapping_loss
 from divelab.experiments.language_model.common import PREFIXES
 from divelab.models.char_transformer import CharTransformer
 
@@ -42,6 +42,7 @@ def test_it_trains_and_writes_what_the_recurrent_models_write(fake_text, tmp_pat
             assert generated.startswith(prefix) and len(generated) == len(prefix) + 12
             assert generated in text
     assert (out / "vocab.json").exists()
+    assert math.isfinite(s["test_bpc_overlap"]) and s["test_bpc_overlap"] > 0
 
 
 def test_macs_per_token_counts_the_projections_and_the_attention():
@@ -70,3 +71,44 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_ends(fake_text, tmp_path)
 def test_bad_settings_are_user_errors(setting, fake_text, tmp_path):
     with pytest.raises(UserError):
         divelab.run("char-transformer", epochs=1, out=tmp_path / "x", progress=False, **setting)
+
+
+@pytest.mark.parametrize("n, window, stride", [(50, 8, 4), (49, 8, 4), (41, 8, 8), (30, 7, 3), (10, 8, 4)])
+def test_overlapping_windows_score_every_target_once(n, window, stride):
+    model = CharTransformer(11, 16, 2, 1, 32, context=window)
+    ids = torch.randint(0, 11, (n,), generator=torch.Generator().manual_seed(n))
+    loss, count = overlapping_loss(model, ids, window, stride, batch_size=3)
+    assert count == n - 1 and math.isfinite(loss)
+
+
+def test_windows_side_by_side_give_the_mean_of_the_windows_losses():
+    """With stride = window and n − 1 a multiple of it, the windows are the plain held-out windows."""
+    window = 8
+    model = CharTransformer(11, 16, 2, 1, 32, context=window).eval()
+    ids = torch.randint(0, 11, (4 * window + 1,), generator=torch.Generator().manual_seed(0))
+    x, y = ids[:-1].view(4, window), ids[1:].view(4, window)
+    with torch.no_grad():
+        want = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten()).item()
+    loss, count = overlapping_loss(model, ids, window, window)
+    assert count == 4 * window and loss == pytest.approx(want, rel=1e-6)
+
+
+def test_overlap_gives_later_tokens_more_context():
+    """Each scored token of a later window sees ≥ window − stride tokens: a model that only knows a
+    token once it has seen the token three places back does better read with overlap than side by side."""
+    window = 8
+    torch.manual_seed(0)
+    model = CharTransformer(5, 32, 2, 2, 64, context=window)
+    ids = torch.randint(0, 5, (400,), generator=torch.Generator().manual_seed(1))
+    ids[3:] = ids[:-3].clone()  # x_t = x_{t−3}: predictable from 3 tokens back
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for step in range(150):
+        start = torch.randint(0, len(ids) - window - 1, (16,))
+        index = start[:, None] + torch.arange(window)
+        loss = torch.nn.functional.cross_entropy(model(ids[index]).flatten(0, 1), ids[index + 1].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    overlapped, _ = overlapping_loss(model, ids, window, window // 2)
+    side_by_side, _ = overlapping_loss(model, ids, window, window)
+    assert overlapped < side_by_side
