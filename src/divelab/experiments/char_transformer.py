@@ -12,15 +12,16 @@ through the whole text: the comparison slightly favours the LSTM).
 The summary has the held-out bits per character (``test_bpc``: windows side by side, as
 evaluated after each epoch; ``test_bpc_overlap``: a window every ``num_steps / 2`` characters,
 each character scored once from at least ``num_steps / 2`` of context, :func:`overlapping_loss`),
-the training speed and the model FLOP utilisation (MACs per token from :func:`divelab.analysis.flops.count_flops` on one full
-window, which includes the attention products), and ``samples.txt`` the continuations of the
+the training speed and the model FLOP utilisation (MACs per token from
+:func:`divelab.analysis.flops.count_flops` on one full window, which includes the attention
+products), and ``samples.txt`` the continuations of the
 prefixes the recurrent models are given.
 
 Measured (``divelab run char-transformer``, Intel Xeon with AMX, 2 threads, bf16 under
 ``precision=auto``, idle, ``OMP_WAIT_POLICY`` unset): held-out **1.684** bits per character after
 two epochs (**1.641** read with overlapping windows), 477 s of training at 19,161 characters/s
-(MFU 0.28 of the bf16 peak); one epoch on the hand-written layer norm, under ``OMP_WAIT_POLICY=PASSIVE``: 1.881 after 471 s at 9,688
-characters/s. The 256-unit LSTM reached 1.635 in 463 s (on the machine of its README row). bf16
+(MFU 0.28 of the bf16 peak); one epoch on the hand-written layer norm, under
+``OMP_WAIT_POLICY=PASSIVE``: 1.881 after 471 s at 9,688 characters/s. The 256-unit LSTM reached 1.635 in 463 s (on the machine of its README row). bf16
 against fp32 after 5·10⁵ characters: 3.509 / 3.490 against 3.511 / 3.492 bits (seeds 0, 1),
 1.28× faster.
 """
