@@ -21,9 +21,9 @@ Measured (``divelab run char-transformer``, Intel Xeon with AMX, 2 threads, bf16
 ``precision=auto``, idle, ``OMP_WAIT_POLICY`` unset): held-out **1.684** bits per character after
 two epochs (**1.641** read with overlapping windows), 477 s of training at 19,161 characters/s
 (MFU 0.28 of the bf16 peak); one epoch on the hand-written layer norm, under
-``OMP_WAIT_POLICY=PASSIVE``: 1.881 after 471 s at 9,688 characters/s. The 256-unit LSTM reached 1.635 in 463 s (on the machine of its README row). bf16
-against fp32 after 5·10⁵ characters: 3.509 / 3.490 against 3.511 / 3.492 bits (seeds 0, 1),
-1.28× faster.
+``OMP_WAIT_POLICY=PASSIVE``: 1.881 after 471 s at 9,688 characters/s. The 256-unit LSTM
+reached 1.635 in 463 s (on the machine of its README row). bf16 against fp32 after 5·10⁵
+characters: 3.509 / 3.490 against 3.511 / 3.492 bits (seeds 0, 1), 1.28× faster.
 """
 
 from __future__ import annotations
