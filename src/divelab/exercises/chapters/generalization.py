@@ -81,7 +81,10 @@ DROPOUT = Exercise(
     probe=_dropout_probe, cases=_dropout_cases,
     forbidden=("torch.nn.functional.dropout", "torch.dropout", "torch.nn.Dropout.forward"),
     tolerance=(1e-9, 1e-9),
-    key_tolerance={"fraction dropped": (0.012, 0.0)},
+    # the two sides draw independent masks, so their dropped fractions differ by chance (sd 0.0035 at
+    # p = ½ over 40,000 values); 0.012 failed now and then in the test suite (a gap of 0.014 seen).
+    # 0.025 is 7 sd, and a wrong keep probability (`rand < p`: a gap of 0.6 at p = 0.2) stays far outside
+    key_tolerance={"fraction dropped": (0.025, 0.0)},
     hints=(
         Hint("dropout-p1", "p = 1 must drop every element: x · 0 / (1 − p) is 0/0 = NaN; "
              "handle p = 1 on its own (return zeros)", case="p = 1,"),
