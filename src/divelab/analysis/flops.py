@@ -84,6 +84,8 @@ FEED_FORWARD = (TransformerEncoderLayer, TransformerDecoderLayer)
 def _ffn_by_hand(module: nn.Module) -> bool:
     """Whether ``module`` is a scratch Transformer layer, whose FFN the counter adds by hand."""
     return type(module) in FEED_FORWARD
+
+
 COUNTED = (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase, *ATTENTION, *FEED_FORWARD)
 
 

@@ -24,9 +24,15 @@ from divelab.scratch import transformer as scratch
 
 
 class _TorchPieces(scratch._LayerBase):
-    """Dropout and the feed-forward network in torch's kernels; layer norms built as ``nn.LayerNorm``."""
+    """Dropout and the feed-forward network in torch's kernels; layer norms built as ``nn.LayerNorm``,
+    attention as :class:`FusedMultiHeadAttention` (both scratch layers take the same arguments)."""
 
     norm_layer = nn.LayerNorm
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0,
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+        super().__init__(d_model, nhead, dim_feedforward, dropout, norm_first, layer_norm_eps,  # type: ignore[call-arg]
+                         attention_layer=FusedMultiHeadAttention)
 
     def _drop(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.dropout, self.training)
@@ -41,19 +47,9 @@ class EncoderLayer(_TorchPieces, scratch.TransformerEncoderLayer):
     Twin: divelab.scratch.transformer.TransformerEncoderLayer (and torch.nn.TransformerEncoderLayer)
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
-        super().__init__(d_model, nhead, dim_feedforward, dropout, norm_first, layer_norm_eps,
-                         attention_layer=FusedMultiHeadAttention)
-
 
 class DecoderLayer(_TorchPieces, scratch.TransformerDecoderLayer):
     """:class:`divelab.scratch.transformer.TransformerDecoderLayer` on torch's kernels.
 
     Twin: divelab.scratch.transformer.TransformerDecoderLayer (and torch.nn.TransformerDecoderLayer)
     """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
-        super().__init__(d_model, nhead, dim_feedforward, dropout, norm_first, layer_norm_eps,
-                         attention_layer=FusedMultiHeadAttention)
