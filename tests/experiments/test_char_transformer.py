@@ -1,17 +1,21 @@
-"""The char-transformer experiment end to end on the fake text: files, units, FLOP accounting, resume, settings."""
+"""The char-transformer and subword-transformer experiments end to end on the fake text: files, units,
+FLOP accounting, resume, settings, bits per character of pieces."""
 
 from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import divelab
 from divelab.analysis.flops import count_flops
+from divelab.data.text import load_corpus
+from divelab.data.text_pieces import TextPieces
 from divelab.errors import UserError
-from divelab.experiments.char_transformer import macs_per_token, overlapping_loss
+from divelab.experiments.char_transformer import bits_per_char, macs_per_token, overlapping_loss
 from divelab.experiments.language_model.common import PREFIXES
 from divelab.models.char_transformer import CharTransformer
 
@@ -112,3 +116,45 @@ def test_overlap_gives_later_tokens_more_context():
     overlapped, _ = overlapping_loss(model, ids, window, window // 2)
     side_by_side, _ = overlapping_loss(model, ids, window, window)
     assert overlapped < side_by_side
+
+
+# ---- subword-transformer: the same model over BPE pieces, scored per character ---------------------
+
+def test_subword_run_reports_bits_per_character_of_its_pieces(fake_text, tmp_path):
+    out = tmp_path / "sw"
+    s = divelab.run("subword-transformer", epochs=2, out=out, progress=False, **TINY, vocab_size=64).summary
+    history = records(out)
+    pieces = TextPieces.load(out / "pieces.model")
+    corpus = load_corpus(str(fake_text))
+    test_tokens = pieces.split(corpus.test)
+    chars_per_piece = len(corpus.test) / len(test_tokens)
+    assert 1.5 < chars_per_piece                            # 64 pieces of the toy grammar are longer than letters
+    assert s["bits_per_token"] == pytest.approx(s["test_loss"] / math.log(2))
+    assert s["test_bpc"] == s["bits_per_char"] == pytest.approx(s["bits_per_token"] / chars_per_piece)
+    assert history[-1]["test_bpc"] == s["test_bpc"]
+    assert s["chars_per_s"] > s["tokens_per_s"] > 0
+    assert s["vocab_size"] == len(pieces.pieces())          # every piece has an id, seen in training or not
+    assert s["train_tokens"] == len(pieces.split(corpus.train[:3000]))
+    for prefix in PREFIXES:
+        assert all(text.startswith(prefix) for text in s["samples"][prefix].values())
+    assert math.isfinite(s["test_bpc_overlap"]) and s["test_bpc_overlap"] > 0
+
+
+def test_subword_run_resumes_with_the_same_pieces(fake_text, tmp_path):
+    settings = TINY | {"schedule": "constant", "vocab_size": 64}
+    whole = divelab.run("subword-transformer", epochs=2, out=tmp_path / "whole", progress=False, **settings).summary
+    divelab.run("subword-transformer", epochs=1, out=tmp_path / "split", progress=False, **settings)
+    resumed = divelab.run("subword-transformer", epochs=2, out=tmp_path / "split", resume=True, progress=False).summary
+    assert (tmp_path / "split" / "pieces.model").read_bytes() == (tmp_path / "whole" / "pieces.model").read_bytes()
+    assert resumed["test_bpc"] == whole["test_bpc"] and resumed["samples"] == whole["samples"]
+
+
+def test_bits_per_char_counts_the_characters_the_scored_tokens_spell():
+    """Every token but the first is scored: 3 tokens of 2, 4 and 6 characters after a first of 5."""
+    data = SimpleNamespace(chars_per_token={"test": 4.0}, join="".join)
+    tokens = ["abcde", "fg", "hijk", "lmnopq"]
+    assert bits_per_char(math.log(2), tokens, data) == pytest.approx(3 / 12)
+    char_data = SimpleNamespace(chars_per_token={"test": 1.0}, join="".join)
+    assert bits_per_char(math.log(2), list("abcd"), char_data) == pytest.approx(1.0)
+    word_data = SimpleNamespace(chars_per_token={}, join=" ".join)
+    assert bits_per_char(math.log(2), ["in", "the", "beginning"], word_data) == pytest.approx(1.0)

@@ -40,10 +40,9 @@ from torch import Tensor
 
 from divelab.analysis.flops import count_flops
 from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
-from divelab.data.vocab import tokenize
 from divelab.errors import UserError
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, add_bits, check_text,
+from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, bits_recorder, check_text,
                                                        final_metrics, prepare, samples_text, write_run_files)
 from divelab.models.char_transformer import CharTransformer
 from divelab.models.rnn_lm import bits_per_token, sequence_cross_entropy
@@ -70,8 +69,9 @@ class CharTransformerConfig(OptimConfig):
     schedule: ScheduleName = "warmup_cosine"
     warmup_epochs: float = 0.05
     text: str = "web"
-    level: Literal["char", "word"] = "char"
+    level: Literal["char", "word", "bpe"] = "char"
     min_freq: int = setting(1, ge=1)
+    vocab_size: int = setting(512, ge=8, note="the number of subword pieces at level bpe")
     max_chars: int = setting(0, ge=0)
     num_steps: int = setting(128, ge=1)
     d_model: int = setting(256, ge=1)
@@ -88,6 +88,14 @@ class CharTransformerConfig(OptimConfig):
         check_text(self.text)
         if self.d_model % self.nhead:
             raise UserError(f"d_model ({self.d_model}) must be a multiple of nhead ({self.nhead})")
+
+
+@dataclass
+class SubwordTransformerConfig(CharTransformerConfig):
+    """:class:`CharTransformerConfig` over ``vocab_size`` subword pieces (``level="bpe"``) instead of
+    characters; its bits are still per character (the pieces' bits over the characters they spell)."""
+
+    level: Literal["char", "word", "bpe"] = "bpe"
 
 
 def build_model(cfg: CharTransformerConfig, vocab_size: int, device: torch.device) -> CharTransformer:
@@ -138,19 +146,27 @@ def overlapping_loss(model: CharTransformer, ids: Tensor, window: int, stride: i
     return total / count, count
 
 
+def bits_per_char(loss: float, tokens: list[str], data: LMData) -> float:
+    """Bits per character of a mean ``loss`` (nats) over every token of ``tokens`` but the first:
+    their bits over the characters they spell (per token at word level)."""
+    if not data.chars_per_token:
+        return bits_per_token(loss)
+    return bits_per_token(loss) * (len(tokens) - 1) / (len(data.join(tokens)) - len(data.join(tokens[:1])))
+
+
 def samples(model: CharTransformer, data: LMData, cfg: CharTransformerConfig) -> dict[str, dict[str, str]]:
     """``{prefix: {"greedy" | "T=0.5" | …: text}}`` for the recurrent models' prefixes (seeded draws)."""
     prefixes = [p.lower() for p in PREFIXES] if cfg.level == "word" else list(PREFIXES)
     generator = torch.Generator().manual_seed(cfg.seed)
     device = next(model.parameters()).device
-    sep = " " if cfg.level == "word" else ""
     out: dict[str, dict[str, str]] = {}
     for prefix in prefixes:
-        ids = data.vocab.encode(tokenize(prefix, cfg.level)).view(1, -1).to(device)
+        tokens = data.split(prefix)
+        ids = data.vocab.encode(tokens).view(1, -1).to(device)
         out[prefix] = {}
         for t in TEMPERATURES:
             new = model.generate(ids, cfg.sample_tokens, temperature=t, generator=generator)[0, ids.shape[1]:]
-            out[prefix]["greedy" if t == 0 else f"T={t:g}"] = prefix + "".join(sep + w for w in data.vocab.decode(new))
+            out[prefix]["greedy" if t == 0 else f"T={t:g}"] = data.join(tokens + data.vocab.decode(new))
     return out
 
 
@@ -160,17 +176,18 @@ def char_transformer(cfg: CharTransformerConfig, ctx: RunContext) -> dict[str, A
     optimizer = build_optimizer(cfg, model.parameters())
     scheduler = build_schedule(cfg, optimizer, len(data.train))
     callbacks: list[Callback] = [GradClip(cfg.clip)] if cfg.clip > 0 else []
-    callbacks.append(EpochEnd(add_bits))
+    callbacks.append(EpochEnd(bits_recorder(data)))
     trainer = ctx.trainer(model, sequence_cross_entropy, optimizer, data.train, data.test, classification=False,
                           callbacks=callbacks, scheduler=scheduler)
-    ctx.fit(trainer, title=f"char-transformer: {cfg.num_layers} × {cfg.d_model}, window {cfg.num_steps}")
+    ctx.fit(trainer, title=f"{ctx.experiment}: {cfg.num_layers} × {cfg.d_model}, {cfg.level}-level, "
+                           f"window {cfg.num_steps}")
     generated = samples(model, data, cfg)
     write_run_files(ctx, data, samples_text({"": generated}))
-    test_ids = data.vocab.encode(tokenize(data.corpus.test, cfg.level)).to(ctx.device)
-    overlap, _ = overlapping_loss(model, test_ids, cfg.num_steps, max(1, cfg.num_steps // 2),
-                                  autocast=trainer.amp.autocast)
+    test_tokens = data.split(data.corpus.test)
+    overlap, _ = overlapping_loss(model, data.vocab.encode(test_tokens).to(ctx.device), cfg.num_steps,
+                                  max(1, cfg.num_steps // 2), autocast=trainer.amp.autocast)
     return {**final_metrics(ctx, model, data, cfg, trainer.history, macs_per_token(model)),
-            "test_bpc_overlap": bits_per_token(overlap),
+            "test_bpc_overlap": bits_per_char(overlap, test_tokens, data),
             "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(data.vocab),
             "train_tokens": len(data.train.tensors[0]), "test_tokens": len(data.test.tensors[0]),
             "test_books": list(data.corpus.test_books), "samples": generated}
@@ -181,4 +198,8 @@ EXPERIMENTS = [
                "Character-level decoder-only Transformer language model (causal self-attention) on the Bible",
                CharTransformerConfig, char_transformer, headline=("test_bpc", "test_ppl", "tokens_per_s"),
                bf16=True),
+    Experiment("subword-transformer", "attention",
+               "Decoder-only Transformer language model over subword pieces (BPE), scored per character, "
+               "on the Bible", SubwordTransformerConfig, char_transformer,
+               headline=("test_bpc", "test_bpc_overlap", "chars_per_s"), bf16=True),
 ]

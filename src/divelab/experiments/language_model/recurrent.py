@@ -19,7 +19,7 @@ import torch
 
 from divelab.config import OptimConfig, OptimizerName, ScheduleName, setting
 from divelab.experiment import Experiment, RunContext
-from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, add_bits, check_text,
+from divelab.experiments.language_model.common import (PREFIXES, TEMPERATURES, LMData, bits_recorder, check_text,
                                                        final_metrics, prepare, samples_text, write_run_files)
 from divelab.models.rnn_lm import RNNLM, Cell, generate_many, sequence_cross_entropy
 from divelab.scratch.clip import clip_grad_norm
@@ -122,7 +122,7 @@ def fit_lm(cfg: LMConfig, ctx: RunContext, data: LMData, cell: Cell, *, scratch:
     callbacks: list[Callback] = []
     if cfg.clip > 0:
         callbacks.append(GradClip(cfg.clip, clip_fn=clip_grad_norm if scratch else None))
-    callbacks.append(EpochEnd(add_bits))
+    callbacks.append(EpochEnd(bits_recorder(data)))
     trainer = ctx.trainer(model, sequence_cross_entropy, optimizer, data.train, data.test, classification=False,
                           callbacks=callbacks, scheduler=scheduler, name=name)
     ctx.fit(trainer, title=f"{name or ctx.experiment}: {cfg.level}-level, hidden {cfg.hidden_size}")
