@@ -106,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default cpu)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="the divelab side's precision (default auto: what `divelab run MODEL` would use)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the divelab side's model (--set compile=true of `divelab run`); the "
+                             "compilation falls in the warm-up epochs")
     parser.add_argument("--data-dir", default=None,
                         help="Fashion-MNIST directory (default: divelab's usual lookup)")
     args = parser.parse_args(argv)
@@ -180,12 +183,14 @@ def tensor_loop_side(train: TensorLoader, model: str, device: torch.device) -> t
     return (lambda epoch: plain_epoch(net, train.batches(epoch), optimizer, device)), net
 
 
-def divelab_side(train: TensorLoader, model: str, device: torch.device, precision: str) -> tuple[EpochFn, Trainer]:
+def divelab_side(train: TensorLoader, model: str, device: torch.device, precision: str,
+                 compile: bool = False) -> tuple[EpochFn, Trainer]:
     """One epoch = one more ``fit()`` of a trainer whose ``epochs`` grows by one each call."""
     net, optimizer = new_model(model, device)
     if model == "lenet":  # what divelab's train_classifier does with a convolutional network
         net = net.to(memory_format=torch.channels_last)
-    trainer = Trainer(net, F.cross_entropy, optimizer, train, epochs=0, progress=False, precision=precision)
+    trainer = Trainer(net, F.cross_entropy, optimizer, train, epochs=0, progress=False, precision=precision,
+                      compile=compile)
 
     def epoch_fn(epoch: int) -> float:
         trainer.epochs = epoch
@@ -298,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     # auto: as `divelab run MODEL` decides (bf16 only where the experiment opted in and the device is fast at it)
     precision, reason = choose(args.precision, device, get_experiment(args.model).bf16)
     log(f"divelab side: {precision} ({reason})")
-    divelab_fn, trainer = divelab_side(train, args.model, device, precision)
+    divelab_fn, trainer = divelab_side(train, args.model, device, precision, args.compile)
     (baseline_fn, baseline_net), (loop_fn, loop_net) = baseline_side(data, args, device), \
         tensor_loop_side(train, args.model, device)
     sides = {"baseline": baseline_fn, "tensor_loop": loop_fn, "divelab": divelab_fn}
@@ -306,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     nets = {"baseline": baseline_net, "tensor_loop": loop_net, "divelab": trainer.model}
     test_acc = {name: evaluate(net, test, F.cross_entropy, classification=True)["acc"] for name, net in nets.items()}
     report = summary(args, device, data, times, losses, trainer, test_acc, time.perf_counter() - start)
-    print(json.dumps(report | {"divelab_precision": {"used": precision, "reason": reason}}, indent=2))
+    print(json.dumps(report | {"divelab_precision": {"used": precision, "reason": reason},
+                               "divelab_compile": args.compile}, indent=2))
 
 
 if __name__ == "__main__":

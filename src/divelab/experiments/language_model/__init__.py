@@ -10,8 +10,9 @@ One module per experiment or tight family:
 - :mod:`~.birnn` — ``birnn``: a bidirectional LSTM as a language model, against the
   unidirectional one.
 
-:mod:`~.common` holds what they share with each other and with ``char-transformer`` (data,
-per-epoch bits, final metrics, ``vocab.json`` and ``samples.txt``).
+:mod:`~.common` holds what they share with each other and with ``char-transformer`` and
+``subword-transformer`` (data — characters, words or BPE pieces —, per-epoch bits, final
+metrics, ``vocab.json`` and ``samples.txt``).
 
 At word level (``--set level=word``) ``test_bpc`` and ``train_bpc`` are bits per word.
 Resuming: checkpoints are written at epoch ends, where the carried state is reset anyway,
