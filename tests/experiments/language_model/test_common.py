@@ -33,7 +33,7 @@ def test_only_process_zero_writes_vocab_and_samples(rank, tmp_path):
     """Process 1 of a torchrun launch must not write (nor create) anything in the run directory."""
     ctx = RunContext(experiment="lstm", config=LMConfig(), out_dir=tmp_path / "run", device=torch.device("cpu"),
                      world=World(rank, 2))
-    write_run_files(ctx, SimpleNamespace(vocab=Vocab(list("abc"))), "sample")
+    write_run_files(ctx, SimpleNamespace(vocab=Vocab(list("abc")), pieces=None), "sample")
     if rank == 0:
         assert (tmp_path / "run" / "vocab.json").is_file() and (tmp_path / "run" / "samples.txt").is_file()
     else:
